@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Targets mirror the flow in DESIGN.md: sources -> model -> sync -> dataplanes.
+let package = Package(
+    name: "swift-kube-proxy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CNetfilter",
+            pkgConfig: "libnftnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+        ),
+        .target(name: "ProxyModel"),
+        .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
+        .target(
+            name: "FileSource",
+            dependencies: [
+                "ProxyModel", "KubernetesAPI",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "UserspaceProxy",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "NFTables", dependencies: ["CNetfilter"]),
+        .target(
+            name: "RuleSync",
+            dependencies: ["ProxyModel", "NFTables", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "ProxyDaemon",
+            dependencies: [
+                "ProxyModel", "FileSource", "UserspaceProxy", "RuleSync",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "swift-kube-proxy",
+            dependencies: [
+                "ProxyDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
+        .testTarget(name: "KubernetesAPITests", dependencies: ["KubernetesAPI"]),
+        .testTarget(name: "FileSourceTests", dependencies: ["FileSource"]),
+        .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),
+        .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync"]),
+        .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

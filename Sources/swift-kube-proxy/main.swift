@@ -1,0 +1,1 @@
+print("swift-kube-proxy: not built yet")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, only the ones that are missing.
+# usage: scripts/ensure-packages.sh build|test|bench
+set -euo pipefail
+
+build=(pkg-config libnftnl-dev libmnl-dev)
+runtime=(nftables iptables iproute2 conntrack)
+test_extra=(curl)
+bench_extra=(haproxy nginx libnginx-mod-stream iperf3 wrk socat valgrind)
+
+case "${1:-build}" in
+  build) want=("${build[@]}") ;;
+  run)   want=("${build[@]}" "${runtime[@]}") ;;
+  test)  want=("${build[@]}" "${runtime[@]}" "${test_extra[@]}") ;;
+  bench) want=("${build[@]}" "${runtime[@]}" "${test_extra[@]}" "${bench_extra[@]}") ;;
+  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]})) || exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
