@@ -1,0 +1,21 @@
+/// `v1/Node`: our own node's addresses and topology labels.
+public struct NodeObject: Codable, Hashable, Sendable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+    public var status: Status?
+
+    public struct Spec: Codable, Hashable, Sendable {
+        public var podCIDR: String?
+        public var podCIDRs: [String]?
+    }
+
+    public struct Status: Codable, Hashable, Sendable {
+        public struct Address: Codable, Hashable, Sendable {
+            public var type: String?
+            public var address: String?
+        }
+        public var addresses: [Address]?
+    }
+}
