@@ -113,7 +113,12 @@ struct ScenarioHarnessTests {
     }
 
     @Test func aDataplaneThatDoesNothingFails() throws {
-        let failures = try ScenarioRunner.run(Scenario.standard[0]) { _ in NothingDataplane() }
-        #expect(!failures.isEmpty)
+        let w = ScenarioWorld.self
+        let scenario = Scenario("ClusterIP reaches a backend", pods: 1, [
+            .apply(w.snapshot([(w.service(), w.endpoints([1]))])),
+            .probe(.podClient, Probe(.tcp, w.clusterIP, w.servicePort, timeoutSeconds: 1), .reaches([1])),
+        ])
+        let failures = try ScenarioRunner.run(scenario) { _ in NothingDataplane() }
+        #expect(failures.count == 1)
     }
 }
