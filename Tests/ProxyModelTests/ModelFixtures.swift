@@ -9,9 +9,9 @@ enum Fixture {
     }
 
     static func service(_ service: String, port: String = "http", _ proto: TransportProtocol = .tcp, clusterIP: String = "172.30.0.41",
-                        nodePort: Int = 0, external: TrafficPolicy = .cluster, internal: TrafficPolicy = .cluster) -> ServicePort {
+                        nodePort: Int = 0, external: TrafficPolicy = .cluster, internal internalPolicy: TrafficPolicy = .cluster) -> ServicePort {
         ServicePort(name: name(service, port: port, proto), clusterIPs: [IPAddress(clusterIP)!], port: 80,
-                    nodePort: nodePort, externalTrafficPolicy: external, internalTrafficPolicy: internal)
+                    nodePort: nodePort, externalTrafficPolicy: external, internalTrafficPolicy: internalPolicy)
     }
 
     static func endpoint(_ ip: String, ready: Bool = true, serving: Bool? = nil, terminating: Bool = false,
