@@ -1,5 +1,6 @@
 import Logging
 import ProxyModel
+import Synchronization
 
 import Foundation
 
@@ -13,6 +14,15 @@ public final class FileSource: Sendable {
     private let logger: Logger
     private let pollInterval: Duration
     private let proxyName: String?
+    private let counts = Mutex(ReloadCounts())
+
+    /// How many edits were taken and how many were refused (the last good state stayed).
+    public struct ReloadCounts: Sendable, Equatable {
+        public var applied = 0
+        public var rejected = 0
+    }
+
+    public var reloadCounts: ReloadCounts { counts.withLock { $0 } }
 
     public init(path: String, store: ClusterStore, logger: Logger, pollInterval: Duration = .milliseconds(500), proxyName: String? = nil) {
         files = ManifestFiles(path: path)
@@ -24,17 +34,25 @@ public final class FileSource: Sendable {
     }
 
     /// Loads the manifests once; an error here is fatal for start-up (there is no good state yet).
-    public func loadInitial() throws(ManifestError) -> ManifestSet {
+    public func loadInitial() throws(ManifestError) -> Checkpoint {
+        // The signature is taken before reading, so an edit racing with the read is seen as a change.
+        let signature = files.signature()
         let set = try files.load(proxyName: proxyName)
         apply(set, previous: nil)
         store.markSynced(FileSource.sourceName)
-        return set
+        return Checkpoint(manifests: set, signature: signature)
+    }
+
+    /// What was loaded, and the files' signature from just before, for `watch` to continue from.
+    public struct Checkpoint: Sendable {
+        public var manifests: ManifestSet
+        var signature: [String]
     }
 
     /// Watches for edits until cancelled, starting from the state `loadInitial` returned.
-    public func watch(from initial: ManifestSet) async {
-        var current = initial
-        var signature = files.signature()
+    public func watch(from checkpoint: Checkpoint) async {
+        var current = checkpoint.manifests
+        var signature = checkpoint.signature
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
             let now = files.signature()
@@ -46,7 +64,9 @@ public final class FileSource: Sendable {
                 apply(next, previous: current)
                 logger.info("manifests reloaded", metadata: ["path": "\(files.path)", "services": "\(next.services.count)", "endpointSlices": "\(next.slices.count)"])
                 current = next
+                counts.withLock { $0.applied += 1 }
             } catch {
+                counts.withLock { $0.rejected += 1 }
                 logger.error("manifests not reloaded, keeping the last good state: \(error)")
             }
         }

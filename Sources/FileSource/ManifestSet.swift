@@ -18,9 +18,13 @@ public struct ManifestSet: Hashable, Sendable {
     /// Parses one file's text: multi-document YAML (or JSON) holding `v1/Service`,
     /// `discovery.k8s.io/v1/EndpointSlice` and `List` objects, as `kubectl get -o yaml` prints them.
     public mutating func add(yaml text: String, file: String, proxyName: String? = nil) throws(ManifestError) {
-        let documents: [Node]
+        var documents: [Node] = []
         do {
-            documents = try Array(Yams.compose_all(yaml: text))
+            // The sequence swallows a parse error into `.error` and just ends: check it, or a broken
+            // file would silently lose every document after the error.
+            var sequence = try Yams.compose_all(yaml: text)
+            while let document = sequence.next() { documents.append(document) }
+            if let error = sequence.error { throw error }
         } catch let error as YamlError {
             throw ManifestSet.error(from: error, file: file)
         } catch {

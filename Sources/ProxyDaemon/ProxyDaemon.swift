@@ -30,7 +30,7 @@ public struct ProxyDaemon: Sendable {
         let source = FileSource(path: config.manifests ?? "", store: store, logger: logger)
         let initial = try source.loadInitial()
         logger.info("manifests loaded", metadata: ["path": "\(config.manifests ?? "")",
-                                                   "services": "\(initial.services.count)", "endpointSlices": "\(initial.slices.count)"])
+                                                   "services": "\(initial.manifests.services.count)", "endpointSlices": "\(initial.manifests.slices.count)"])
 
         let dataplane = try makeDataplane()
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
