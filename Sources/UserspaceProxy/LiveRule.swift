@@ -2,11 +2,12 @@ import Synchronization
 
 /// A rule as the event loops use it: its endpoints (swapped whole by `apply`), the round-robin
 /// ticket, the affinity table and the counters. Shared by every loop, hence locked or atomic.
-final class LiveRule: Sendable {
+/// (SPI only so that Benchmarks/ can time the endpoint pick.)
+@_spi(Benchmarks) public final class LiveRule: Sendable {
     /// The endpoints to try for one connection: start at `first`, then onwards round the list.
-    struct Choice {
-        var backends: [ProxyAddress]
-        var first: Int
+    @_spi(Benchmarks) public struct Choice: Sendable {
+        public var backends: [ProxyAddress]
+        public var first: Int
     }
 
     private struct Selection {
@@ -21,7 +22,7 @@ final class LiveRule: Sendable {
     private let selection = Mutex(Selection())
     private let clock: @Sendable () -> ContinuousClock.Instant
 
-    init(name: String, protocol: ProxyProtocol, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+    @_spi(Benchmarks) public init(name: String, protocol: ProxyProtocol, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
         self.name = name
         self.protocol = `protocol`
         self.clock = clock
@@ -30,7 +31,7 @@ final class LiveRule: Sendable {
     /// Whether loops need the client's address at accept (only for affinity).
     var usesAffinity: Bool { selection.withLock { $0.affinity != nil } }
 
-    func update(backends: [ProxyAddress], affinityTimeout: Duration?) {
+    @_spi(Benchmarks) public func update(backends: [ProxyAddress], affinityTimeout: Duration?) {
         selection.withLock { s in
             s.backends = backends
             if let timeout = affinityTimeout {
@@ -43,7 +44,7 @@ final class LiveRule: Sendable {
     }
 
     /// Picks the endpoint for a new connection or flow; nil when the rule has no endpoints.
-    func choose(client: IPAddress?) -> Choice? {
+    @_spi(Benchmarks) public func choose(client: IPAddress?) -> Choice? {
         selection.withLock { s -> Choice? in
             let count = s.backends.count
             guard count > 0 else { return nil }
