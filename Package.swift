@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,9 +30,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // epoll, eventfd, splice, accept4: what Swift's Glibc module leaves out (header only).
+        .systemLibrary(name: "CLinuxSyscalls"),
         .target(
             name: "UserspaceProxy",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLinuxSyscalls", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NFTables", dependencies: ["CNetfilter"]),
         .target(
