@@ -7,12 +7,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
-        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -20,7 +21,10 @@ let package = Package(
             pkgConfig: "libnftnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
         ),
-        .target(name: "ProxyModel"),
+        .target(
+            name: "ProxyModel",
+            dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")]
+        ),
         .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
         .target(
             name: "FileSource",

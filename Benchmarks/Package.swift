@@ -26,6 +26,15 @@ let package = Package(
             path: "Benchmarks/UserspaceProxyBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ModelBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SwiftKubeProxyKit", package: mainPackage),
+            ],
+            path: "Benchmarks/ModelBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The l4bench proxy command: one TCP rule on 127.0.0.1 (see l4bench/compare.sh).
         .executableTarget(
             name: "l4proxy",
