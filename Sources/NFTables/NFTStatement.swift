@@ -14,7 +14,12 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
 
     /// `FIELD [!=] VALUE`: `.match(.ipDaddr, NFTValue(ipv4: "10.96.0.1")!)`,
     /// `.match(.l4proto, .proto(.tcp))`, `.match(.thDport, .port(80))`.
-    public static func match(_ field: NFTField, _ op: NFTExpression.CmpOp = .eq, _ value: NFTValue) -> NFTStatement {
+    public static func match(_ field: NFTField, _ value: NFTValue) -> NFTStatement {
+        match(field, .eq, value)
+    }
+
+    /// `FIELD OP VALUE` with any comparison: `.match(.thDport, .neq, .port(22))`.
+    public static func match(_ field: NFTField, _ op: NFTExpression.CmpOp, _ value: NFTValue) -> NFTStatement {
         NFTStatement([field.load(), .cmp(op, .r1, value)], description: "\(field) \(op.symbol)\(value)")
     }
 
@@ -22,7 +27,10 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
     /// a partial byte, as `nft` does.
     public static func match(_ field: NFTField, negated: Bool = false, prefix: NFTPrefix) -> NFTStatement {
         let op: NFTExpression.CmpOp = negated ? .neq : .eq
-        let bytes = (prefix.length + 7) / 8
+        // Like nft: a byte-aligned prefix loads only the bytes it covers; any other prefix loads
+        // the whole field and masks it.
+        let aligned = prefix.length % 8 == 0
+        let bytes = aligned ? prefix.length / 8 : field.length
         let network = NFTValue(bytes: Array(prefix.address.bytes.prefix(bytes)))
         var expressions: [NFTExpression]
         if case .payload(let base, let offset, _, let register) = field.load(), bytes < field.length {
@@ -30,7 +38,7 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
         } else {
             expressions = [field.load()]
         }
-        if prefix.length % 8 != 0 {
+        if !aligned {
             let mask = NFTValue(bytes: NFTPrefix.mask(length: prefix.length, bytes: bytes))
             expressions.append(.bitwise(from: .r1, into: .r1, mask: mask, xor: NFTValue(bytes: Array(repeating: 0, count: bytes))))
         }

@@ -319,7 +319,7 @@ enum NetlinkBatchEncoder {
                 let lengths = set.keyType.fieldLengths.map { UInt8($0) }
                 lengths.withUnsafeBytes { _ = nftnl_set_set_data(s, attr(NFTNL_SET_DESC_CONCAT), $0.baseAddress, UInt32($0.count)) }
             }
-            if !anonymous {
+            do {
                 set.userdata.withUnsafeBytes { _ = nftnl_set_set_data(s, attr(NFTNL_SET_USERDATA), $0.baseAddress, UInt32($0.count)) }
             }
             body(s)
