@@ -203,3 +203,43 @@ struct KernelRulesetTests {
         #expect(ruleset.contains("counter packets"))
     }
 }
+
+@Suite(.enabled(if: canUseNamespaces, "needs root, ip and nft"))
+struct LargeBatchTests {
+    /// Thousands of commands in one batch: every acknowledgement must arrive (the socket buffers
+    /// are sized for them) and element lists are split across messages.
+    @Test func aThousandServicesInOneBatch() throws {
+        let namespace = try TestNamespace()
+        defer { namespace.remove() }
+        let connection = try NFTConnection(networkNamespace: namespace.path)
+        let sample = SampleRuleset()
+        var batch = NFTBatch()
+        batch.add(sample.table)
+        batch.add(sample.serviceIPs)
+        var elements: [NFTSetElement] = []
+        for index in 0..<1000 {
+            let chain = NFTChain.regular("service-\(index)-default-web-http-with-a-long-name", in: sample.table)
+            batch.add(chain)
+            batch.add(NFTRule(in: chain, [.numgen(.random, vmap: [.accept, .drop, .accept])], comment: "service \(index)"))
+            batch.add(NFTRule(in: chain, [.counter, .accept]))
+            elements.append(.verdict(.concat(NFTValue(bytes: [10, 96, UInt8(index / 256), UInt8(index % 256)]), .proto(.tcp), .port(80)), .goto(chain.name)))
+        }
+        batch.add(elements, to: sample.serviceIPs)
+        try connection.apply(batch)
+
+        let contents = try #require(try connection.contents(of: sample.table))
+        #expect(contents.chains.count == 1000)
+        let map = try namespace.nft("list", "map", "ip", "swift-kube-proxy", "service-ips")
+        #expect(map.contains("10.96.3.231 . tcp . 80 : goto service-999-default-web-http-with-a-long-name"))
+
+        // Replacing all of it in one more batch: flush, delete, re-add.
+        var teardown = NFTBatch([.flushSet(sample.serviceIPs)])
+        for index in 0..<1000 {
+            let chain = NFTChain.regular("service-\(index)-default-web-http-with-a-long-name", in: sample.table)
+            teardown.flush(chain)
+            teardown.delete(chain)
+        }
+        try connection.apply(teardown)
+        #expect(try connection.contents(of: sample.table)?.chains == [])
+    }
+}
