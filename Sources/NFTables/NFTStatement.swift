@@ -130,6 +130,11 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
         ], description: "meta mark set meta mark | \(hex(bits))")
     }
 
+    /// `meta mark set VALUE`.
+    public static func setMark(_ value: UInt32) -> NFTStatement {
+        NFTStatement([.immediate(.mark(value), into: .r1), .metaSet(.mark, from: .r1)], description: "meta mark set \(hex(value))")
+    }
+
     /// `meta mark set meta mark xor BITS` — clears bits that are known to be set.
     public static func setMark(xorBits bits: UInt32) -> NFTStatement {
         NFTStatement([

@@ -19,6 +19,7 @@ struct BytecodeParityTests {
         ("reject", [.reject()]),
         ("meta mark set meta mark | 0x4000", [.setMark(orBits: 0x4000)]),
         ("meta mark set meta mark xor 0x4000", [.setMark(xorBits: 0x4000)]),
+        ("meta mark set 0x1", [.setMark(0x1)]),
         ("meta mark & 0x4000 == 0 return", [.mark(hasBits: 0x4000, isSet: false), .return]),
         ("iifname \"eth0\" oifname != \"lo\" counter accept",
          [.match(.iifname, .ifname("eth0")), .match(.oifname, .neq, .ifname("lo")), .counter, .accept]),

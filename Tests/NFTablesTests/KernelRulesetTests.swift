@@ -158,6 +158,11 @@ struct KernelRulesetTests {
             try connection.apply(NFTBatch([.deleteElements(sample.serviceIPs, [.verdict(key, .goto("service-web"))])]))
         }
 
+        // Elements of a timeout set can carry their own timeout.
+        let client = NFTSetElement(key: NFTValue(ipv4: "10.0.0.7")!, timeout: .seconds(600))
+        try connection.apply(NFTBatch([.addElements(sample.affinity, [client])]))
+        #expect(try namespace.nft("list", "set", "ip", "swift-kube-proxy", "affinity-web").contains("10.0.0.7 timeout 10m expires"))
+
         // Flushing a chain and a set keeps them.
         try connection.apply(NFTBatch([.flushSet(sample.serviceIPs), .flushChain(sample.services)]))
         let flushed = try namespace.nft("list", "table", "ip", "swift-kube-proxy")
