@@ -13,7 +13,7 @@ extension NFTCommand {
             for expression in rule.expressions {
                 if case .lookup(.anonymous(let set), _, _, _) = expression {
                     for element in set.elements {
-                        if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping, isInterval: false) {
+                        if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping, isInterval: set.isInterval) {
                             return problem
                         }
                     }

@@ -128,10 +128,13 @@ public struct NFTAnonymousSet: Sendable, Hashable {
     public var keyType: NFTDataType
     public var mapping: NFTSet.Mapping?
     public var elements: [NFTSetElement]
+    /// Whether elements are ranges (`{ 10.0.0.0/8, 192.168.0.0/16 }`).
+    public var isInterval: Bool
 
-    public init(keyType: NFTDataType, mapping: NFTSet.Mapping? = nil, elements: [NFTSetElement]) {
+    public init(keyType: NFTDataType, mapping: NFTSet.Mapping? = nil, elements: [NFTSetElement], isInterval: Bool = false) {
         self.keyType = keyType
         self.mapping = mapping
         self.elements = elements
+        self.isInterval = isInterval
     }
 }

@@ -77,6 +77,14 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
                      description: "\(fields.nftText) \(negated ? "!= " : "")@\(set)")
     }
 
+    /// `FIELD [!=] { PREFIX, PREFIX, ... }` with an anonymous interval set: kube-proxy's
+    /// `ip saddr != { 203.0.113.0/25 } drop` for `loadBalancerSourceRanges`.
+    public static func match(_ field: NFTField, negated: Bool = false, anyOf prefixes: [NFTPrefix]) -> NFTStatement {
+        let set = NFTAnonymousSet(keyType: field.dataType, elements: prefixes.map(NFTSetElement.prefix), isInterval: true)
+        return NFTStatement([field.load(), .lookup(.anonymous(set), from: .r1, into: nil, inverted: negated)],
+                            description: "\(field) \(negated ? "!= " : ""){ \(prefixes.map(\.description).joined(separator: ", ")) }")
+    }
+
     /// `FIELDS vmap @MAP`: `.lookup([.ipDaddr, .l4proto, .thDport], vmap: "service-ips")`.
     public static func lookup(_ fields: [NFTField], vmap: String) -> NFTStatement {
         NFTStatement(NFTField.loadConcatenation(fields) + [.lookup(.named(vmap), from: .r1, into: .verdict, inverted: false)],

@@ -112,7 +112,8 @@ enum NetlinkBatchEncoder {
             state.nextSetID += 1
             anonymousIDs[position] = id
             let name = anonymous.mapping == nil ? "__set%d" : "__map%d"
-            let set = NFTSet(table: rule.table, name: name, keyType: anonymous.keyType, mapping: anonymous.mapping, flags: [.constant])
+            let set = NFTSet(table: rule.table, name: name, keyType: anonymous.keyType, mapping: anonymous.mapping,
+                             flags: anonymous.isInterval ? [.constant, .interval] : [.constant])
             withSet(set, id: id, anonymous: true, size: anonymous.elements.count) { s in
                 writer.message(NFT_MSG_NEWSET, rule.table.family, flags: UInt16(NLM_F_CREATE)) { nftnl_set_nlmsg_build_payload($0, s) }
             }

@@ -25,6 +25,8 @@ struct BytecodeParityTests {
          [.match(.iifname, .ifname("eth0")), .match(.oifname, .neq, .ifname("lo")), .counter, .accept]),
         ("ip saddr 10.0.0.0/16 drop", [.match(.ipSaddr, prefix: NFTPrefix("10.0.0.0/16")!), .drop]),
         ("ip saddr 10.0.0.0/12 accept", [.match(.ipSaddr, prefix: NFTPrefix("10.0.0.0/12")!), .accept]),
+        ("ip saddr != { 203.0.113.0/25, 198.51.100.0/24 } drop",
+         [.match(.ipSaddr, negated: true, anyOf: [NFTPrefix("203.0.113.0/25")!, NFTPrefix("198.51.100.0/24")!]), .drop]),
         ("ip saddr != @local-ips drop", [.lookup([.ipSaddr], set: "local-ips", negated: true), .drop]),
         ("ip saddr @affinity goto ep1", [.lookup([.ipSaddr], set: "affinity"), .goto("ep1")]),
         ("numgen random mod 3 vmap { 0 : goto ep1, 1 : goto ep2, 2 : goto ep1 }",
