@@ -36,6 +36,9 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
     /// A layer-4 protocol number (`inet_proto`).
     public static func proto(_ proto: NFTProtocol) -> NFTValue { NFTValue(bytes: [proto.rawValue]) }
 
+    /// A `meta nfproto` value: the packet's family, for rules in an `inet` table.
+    public static func nfproto(_ family: NFTFamily) -> NFTValue { NFTValue(bytes: [family.protocolFamily]) }
+
     /// A packet mark, host byte order.
     public static func mark(_ mark: UInt32) -> NFTValue { integer(mark) }
 
