@@ -8,7 +8,6 @@ extension NFTCommand {
         case .addChain(let chain), .deleteChain(let chain), .flushChain(let chain):
             return Self.nameProblem(chain.table.name) ?? Self.nameProblem(chain.name)
         case .addRule(let rule):
-            if rule.statements.isEmpty { return nil }
             if let comment = rule.comment, comment.utf8.count > 127 { return "comment longer than 127 bytes" }
             for expression in rule.expressions {
                 if case .lookup(.anonymous(let set), _, _, _) = expression {

@@ -78,10 +78,14 @@ public final class NFTConnection: Sendable {
     }
 
     /// Deletes `table` if it exists; other tables are never touched. Returns whether it existed.
+    /// One transaction: a table that is not there is not an error here.
     @discardableResult
     public func deleteTableIfPresent(_ table: NFTTable) throws(NFTError) -> Bool {
-        guard try contents(of: table) != nil else { return false }
-        try apply(NFTBatch([.deleteTable(table)]))
-        return true
+        do {
+            try apply(NFTBatch([.deleteTable(table)]))
+            return true
+        } catch .commandFailed(_, _, let code) where code == ENOENT {
+            return false
+        }
     }
 }

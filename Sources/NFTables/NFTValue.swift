@@ -81,9 +81,12 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
         return NFTValue(bytes: bytes)
     }
 
-    /// Hex, as `nft --debug=netlink` shows register data.
+    /// Hex bytes in memory order (`0x0a000001` for 10.0.0.1).
     public var description: String {
-        "0x" + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        "0x" + bytes.map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }.joined()
     }
 }
 

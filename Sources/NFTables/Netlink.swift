@@ -68,7 +68,9 @@ final class NetlinkSocket {
 
     /// Makes the kernel-side buffers big enough for a batch of `bytes` and `acknowledgements`
     /// replies: nf_tables queues every acknowledgement before `sendmsg` returns, and drops those
-    /// that do not fit. (`*BUFFORCE` needs CAP_NET_ADMIN, which programming nf_tables needs anyway.)
+    /// that do not fit. An acknowledgement costs well under 1 KiB of buffer and the kernel doubles
+    /// the size we ask for, so 1 KiB each leaves room. (`*BUFFORCE` needs CAP_NET_ADMIN, which
+    /// programming nf_tables needs anyway; without it the plain option is capped by sysctl.)
     func reserve(sendBytes bytes: Int, acknowledgements: Int) {
         let send = bytes + 4096
         if send > sendBufferSize {
