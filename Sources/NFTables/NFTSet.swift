@@ -92,17 +92,27 @@ public struct NFTSetElement: Sendable, Hashable {
     public var keyEnd: NFTValue?
     public var value: Value?
     public var timeout: Duration?
+    /// Shown by `nft list` after the key (`172.30.0.41 . tcp . 80 comment "ns/web:http" : goto ...`).
+    public var comment: String?
 
-    public init(key: NFTValue, keyEnd: NFTValue? = nil, value: Value? = nil, timeout: Duration? = nil) {
+    public init(key: NFTValue, keyEnd: NFTValue? = nil, value: Value? = nil, timeout: Duration? = nil, comment: String? = nil) {
         self.key = key
         self.keyEnd = keyEnd
         self.value = value
         self.timeout = timeout
+        self.comment = comment
     }
 
     /// A verdict-map element: `key : verdict`.
-    public static func verdict(_ key: NFTValue, _ verdict: NFTVerdict) -> NFTSetElement {
-        NFTSetElement(key: key, value: .verdict(verdict))
+    public static func verdict(_ key: NFTValue, _ verdict: NFTVerdict, comment: String? = nil) -> NFTSetElement {
+        NFTSetElement(key: key, value: .verdict(verdict), comment: comment)
+    }
+
+    /// The element userdata `nft` writes for a comment (`NFTNL_UDATA_SET_ELEM_COMMENT`, type 0).
+    var userdata: [UInt8]? {
+        guard let comment else { return nil }
+        let bytes = Array(comment.utf8.prefix(127)) + [0]
+        return [0, UInt8(bytes.count)] + bytes
     }
 
     /// A prefix element of an interval set (`10.0.0.0/8`).

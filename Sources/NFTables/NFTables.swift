@@ -12,8 +12,8 @@
 //   `NFTSet.map("service-ips", in: table, key: .concat(.ipv4Addr, .inetProto, .inetService), to: .verdict)`
 //   (`NFTMap` is the same type). Key types (`NFTDataType`) carry nft's type numbers, so
 //   `nft list` prints `type ipv4_addr . inet_proto . inet_service : verdict`.
-// - `NFTSetElement.verdict(.concat(NFTValue(ipv4: "172.30.0.41")!, .proto(.tcp), .port(80)), .goto("service-x"))`,
-//   `NFTSetElement(key:, value:, timeout:)`, `.prefix(NFTPrefix("10.0.0.0/8")!)`, `.range(first, last)`.
+// - `NFTSetElement.verdict(.concat(NFTValue(ipv4: "172.30.0.41")!, .proto(.tcp), .port(80)), .goto("service-x"), comment: "ns/web:http")`,
+//   `NFTSetElement(key:, value:, timeout:, comment:)`, `.prefix(NFTPrefix("10.0.0.0/8")!)`, `.range(first, last)`.
 // - `NFTRule(in: chain, [statements], comment: "ns/name:port")`, where statements (`NFTStatement`) read
 //   like nft and expand into the expressions nft itself emits (checked against nft in the tests):
 //
@@ -24,6 +24,7 @@
 //   | `meta l4proto tcp`, `iifname "eth0"`                  | `.match(.l4proto, .proto(.tcp))`, `.match(.iifname, .ifname("eth0"))` |
 //   | `ip daddr . meta l4proto . th dport vmap @service-ips`| `.lookup([.ipDaddr, .l4proto, .thDport], vmap: "service-ips")`    |
 //   | `ip saddr != @set`                                    | `.lookup([.ipSaddr], set: "set", negated: true)`                    |
+//   | `ip saddr != { 203.0.113.0/25, ... }`                 | `.match(.ipSaddr, negated: true, anyOf: [NFTPrefix("203.0.113.0/25")!])` |
 //   | `ct state new`                                        | `.ctState(.new)`                                                    |
 //   | `fib daddr type local`                                | `.fibDaddrTypeLocal()`                                              |
 //   | `meta mark & 0x4000 == 0` / `meta mark set meta mark \| 0x4000` | `.mark(hasBits: 0x4000, isSet: false)` / `.setMark(orBits: 0x4000)` |
@@ -48,5 +49,6 @@
 // `connection.contents(of: table)` returns the chain and set names in that one table (nil if it
 // does not exist); `connection.deleteTableIfPresent(table)` removes our table and nothing else.
 //
-// Unsafe C interop lives in `NetlinkBatchEncoder.swift` (libnftnl objects, mnl batch) and
-// `Netlink.swift` (socket, namespaces, replies); everything else is plain value types.
+// Unsafe C interop lives in `NetlinkBatchEncoder.swift` (libnftnl objects, mnl batch),
+// `NetlinkExpressionEncoder.swift` (rule expressions) and `Netlink.swift` (socket, namespaces,
+// replies); everything else is plain value types.

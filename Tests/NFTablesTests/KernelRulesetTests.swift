@@ -65,7 +65,7 @@ struct SampleRuleset {
         batch.add(NFTRule(in: filterInput, [.ctState([.new]), .lookup([daddr], set: "cluster-ips", negated: true), .counter]))
         batch.add(NFTRule(in: filterInput, [.match(saddr, prefix: NFTPrefix(isIPv6 ? "fd00:10::/32" : "10.0.0.0/12")!), .accept]))
 
-        batch.add([.verdict(.concat(ip("172.30.0.41", "fd00:30::41"), .proto(.tcp), .port(80)), .goto("service-web"))], to: serviceIPs)
+        batch.add([.verdict(.concat(ip("172.30.0.41", "fd00:30::41"), .proto(.tcp), .port(80)), .goto("service-web"), comment: "default/web:http")], to: serviceIPs)
         batch.add([NFTSetElement(key: ip("172.30.0.41", "fd00:30::41"))], to: clusterIPs)
         batch.add([.prefix(NFTPrefix(isIPv6 ? "fd00:20::/64" : "192.168.0.0/16")!)], to: localRanges)
         return batch
@@ -105,7 +105,8 @@ struct KernelRulesetTests {
             "flags dynamic,timeout",
             family == .ip6 ? "ip6 saddr fd00:10::/32 accept" : "ip saddr 10.0.0.0/12 accept",
             family == .ip6 ? "fd00:20::/64" : "192.168.0.0/16",
-            family == .ip6 ? "fd00:30::41 . tcp . 80 : goto service-web" : "172.30.0.41 . tcp . 80 : goto service-web",
+            family == .ip6 ? "fd00:30::41 . tcp . 80 comment \"default/web:http\" : goto service-web"
+                : "172.30.0.41 . tcp . 80 comment \"default/web:http\" : goto service-web",
         ] {
             #expect(ruleset.contains(expected), "missing: \(expected)")
         }
@@ -151,7 +152,7 @@ struct KernelRulesetTests {
         try connection.apply(NFTBatch([.deleteElements(sample.serviceIPs, [.verdict(key, .goto("service-web"))])]))
         let after = try namespace.nft("list", "map", "ip", "swift-kube-proxy", "service-ips")
         #expect(!after.contains("172.30.0.99"))
-        #expect(after.contains("172.30.0.41 . tcp . 80 : goto service-web"))
+        #expect(after.contains("172.30.0.41 . tcp . 80 comment \"default/web:http\" : goto service-web"))
 
         // Deleting an element that is not there fails the batch and names the command.
         #expect(throws: NFTError.commandFailed(index: 0, command: "delete element ip swift-kube-proxy service-ips { 1 element }", errno: ENOENT)) {
