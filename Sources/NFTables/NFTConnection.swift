@@ -39,6 +39,8 @@ public final class NFTConnection: Sendable {
             let beginSequence = state.sequence
             let encoded = try NetlinkBatchEncoder.encode(batch, firstSequence: beginSequence)
             state.sequence = encoded.nextSequence
+            // Commands with nothing to send (an empty element list) leave nothing to wait for.
+            guard !encoded.commandForSequence.isEmpty else { return }
             state.socket.reserve(sendBytes: encoded.bytes.count, acknowledgements: encoded.commandForSequence.count)
             try state.socket.send(encoded.bytes)
 

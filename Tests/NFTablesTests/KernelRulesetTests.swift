@@ -159,6 +159,9 @@ struct KernelRulesetTests {
             try connection.apply(NFTBatch([.deleteElements(sample.serviceIPs, [.verdict(key, .goto("service-web"))])]))
         }
 
+        // Nothing to send is not an error.
+        try connection.apply(NFTBatch([.addElements(sample.serviceIPs, [])]))
+
         // Elements of a timeout set can carry their own timeout.
         let client = NFTSetElement(key: NFTValue(ipv4: "10.0.0.7")!, timeout: .seconds(600))
         try connection.apply(NFTBatch([.addElements(sample.affinity, [client])]))
