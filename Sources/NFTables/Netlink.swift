@@ -137,7 +137,7 @@ final class NetlinkSocket {
     /// Sends one request (built into a fresh buffer by `build`) and hands each reply for it to
     /// `each`, until the dump ends or the request is acknowledged. Throws the request's error.
     func request(
-        type: nf_tables_msg_types, family: NFTFamily, flags: Int32, sequence: UInt32,
+        _ description: String, type: nf_tables_msg_types, family: NFTFamily, flags: Int32, sequence: UInt32,
         build: (UnsafeMutablePointer<nlmsghdr>) -> Void, each: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(NFTError) {
         var buffer = [UInt8](repeating: 0, count: 8192)
@@ -159,7 +159,7 @@ final class NetlinkSocket {
             each(reply.header)
             return true
         }
-        if failure != 0 { throw .system(operation: "nf_tables request \(type.rawValue)", errno: failure) }
+        if failure != 0 { throw .system(operation: description, errno: failure) }
     }
 }
 
@@ -169,7 +169,7 @@ extension NetlinkSocket {
     func contents(of table: NFTTable, sequence: inout UInt32) throws(NFTError) -> NFTTableContents? {
         func next() -> UInt32 { defer { sequence &+= 1 }; return sequence }
         do throws(NFTError) {
-            try request(type: NFT_MSG_GETTABLE, family: table.family, flags: NLM_F_REQUEST | NLM_F_ACK, sequence: next(),
+            try request("get table \(table)", type: NFT_MSG_GETTABLE, family: table.family, flags: NLM_F_REQUEST | NLM_F_ACK, sequence: next(),
                         build: { nlh in Self.withTableHandle(table) { nftnl_table_nlmsg_build_payload(nlh, $0) } },
                         each: { _ in })
         } catch .system(_, let code) where code == ENOENT {
@@ -177,7 +177,7 @@ extension NetlinkSocket {
         }
 
         var chains: [String] = []
-        try request(type: NFT_MSG_GETCHAIN, family: table.family, flags: NLM_F_REQUEST | NLM_F_DUMP, sequence: next(),
+        try request("list chains \(table)", type: NFT_MSG_GETCHAIN, family: table.family, flags: NLM_F_REQUEST | NLM_F_DUMP, sequence: next(),
                     build: { nlh in
                         guard let c = nftnl_chain_alloc() else { return }
                         defer { nftnl_chain_free(c) }
@@ -195,7 +195,7 @@ extension NetlinkSocket {
                     })
 
         var sets: [String] = []
-        try request(type: NFT_MSG_GETSET, family: table.family, flags: NLM_F_REQUEST | NLM_F_DUMP, sequence: next(),
+        try request("list sets \(table)", type: NFT_MSG_GETSET, family: table.family, flags: NLM_F_REQUEST | NLM_F_DUMP, sequence: next(),
                     build: { nlh in
                         guard let s = nftnl_set_alloc() else { return }
                         defer { nftnl_set_free(s) }
