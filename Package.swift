@@ -65,7 +65,9 @@ let package = Package(
         .testTarget(name: "FileSourceTests", dependencies: ["FileSource"]),
         .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),
-        .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync"]),
+        // Backend-agnostic real-packet scenarios (network namespaces), shared by the rule backends' tests.
+        .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
+        .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
     ],
