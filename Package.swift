@@ -7,11 +7,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -19,7 +21,10 @@ let package = Package(
             pkgConfig: "libnftnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
         ),
-        .target(name: "ProxyModel"),
+        .target(
+            name: "ProxyModel",
+            dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")]
+        ),
         .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
         .target(
             name: "FileSource",
@@ -29,9 +34,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // epoll, eventfd, splice, accept4: what Swift's Glibc module leaves out (header only).
+        .systemLibrary(name: "CLinuxSyscalls"),
         .target(
             name: "UserspaceProxy",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLinuxSyscalls", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NFTables", dependencies: ["CNetfilter"]),
         .target(
@@ -62,7 +69,7 @@ let package = Package(
         .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios"]),
     ],
     swiftLanguageModes: [.v6]
 )
