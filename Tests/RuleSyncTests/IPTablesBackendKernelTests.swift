@@ -91,6 +91,26 @@ struct IPTablesBackendKernelTests {
         #expect(now.contains("10.180.0.1:8080"))
     }
 
+    @Test func staleUDPFlowsOfARemovedEndpointAreDeleted() throws {
+        let ns = try Namespace()
+        func insert(client: String, sport: Int, endpoint: String) throws {
+            try Shell.run(ns.prefix + ["conntrack", "-I", "-p", "udp", "-s", client, "-d", "172.30.0.10", "--sport", "\(sport)",
+                                       "--dport", "53", "-r", endpoint, "-q", client, "--reply-port-src", "53",
+                                       "--reply-port-dst", "\(sport)", "-t", "100", "-u", "SEEN_REPLY"])
+        }
+        try insert(client: "10.0.0.5", sport: 5000, endpoint: "10.180.0.2")
+        try insert(client: "10.0.0.6", sport: 5001, endpoint: "10.180.0.1")
+        let backend = IPTablesBackend(config: F.config, variant: .nft, families: [.ipv4], commandPrefix: ns.prefix)
+        let dns = F.service(F.name("kube-system", "dns", "dns", .udp), "172.30.0.10", port: 53)
+        let before = F.snapshot([(dns, [F.endpoint("10.180.0.1", 53), F.endpoint("10.180.0.2", 53)])])
+        let after = F.snapshot([(dns, [F.endpoint("10.180.0.1", 53)])])
+        _ = try backend.sync(before, changes: nil)
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        let flows = try Shell.run(ns.prefix + ["conntrack", "-L", "-p", "udp"])
+        #expect(!flows.contains("src=10.180.0.2"))
+        #expect(flows.contains("src=10.180.0.1"))
+    }
+
     @Test func autoPicksTheVariantThatHoldsRules() throws {
         let ns = try Namespace()
         try Shell.run(ns.prefix + ["iptables-legacy", "-w", "-t", "nat", "-N", "SOMEONE-ELSE"])
