@@ -1,16 +1,5 @@
 import ProxyModel
 
-/// A chain owned by one Service port, with its rules (each the text after `-A CHAIN `).
-public struct IPTablesOwnedChain: Sendable, Hashable {
-    public var ref: IPTablesChainRef
-    public var rules: [String]
-
-    public init(_ ref: IPTablesChainRef, _ rules: [String]) {
-        self.ref = ref
-        self.rules = rules
-    }
-}
-
 /// What one Service port contributes to the ruleset: rules in the shared dispatch chains, and chains
 /// of its own. The unit a partial restore rewrites.
 public struct IPTablesServiceRules: Sendable, Hashable {
