@@ -49,8 +49,12 @@ final class EventLoop: @unchecked Sendable {
     /// accept in the same batch while stale events for it are still queued.
     private var retired: [Int32] = []
     private var pipes: PipePool
+    /// Spill buffers of relays whose sink did not take a whole read.
+    private var spills: [ByteBuffer] = []
     let datagramBuffer: ByteBuffer
-    let channelCapacity: Int
+    /// Where copying relays read into; shared, since what the sink takes leaves it at once.
+    let scratch: ByteBuffer
+    let pipeCapacity: Int
     private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
     private var dialsHead = 0
     private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
@@ -66,7 +70,8 @@ final class EventLoop: @unchecked Sendable {
         guard wakeFD >= 0 else { throw SocketError(operation: "eventfd", code: errno) }
         pipes = PipePool(limit: tuning.pipePoolLimit, pipeSize: tuning.pipeSize)
         datagramBuffer = ByteBuffer(capacity: tuning.maxDatagramSize)
-        channelCapacity = tuning.pipeSize
+        pipeCapacity = tuning.pipeSize
+        scratch = ByteBuffer(capacity: tuning.bufferSize)
         // Idle relays and flows are found by a sweep; a quarter of the shorter timeout keeps the
         // overshoot small without waking often.
         let shortest = min(tuning.tcpIdleTimeout, tuning.udpFlowTimeout).nanoseconds / 4
@@ -100,6 +105,9 @@ final class EventLoop: @unchecked Sendable {
     // MARK: the loop thread
 
     private func run() {
+        if let slice = tuning.schedulerSlice, clinux_request_slice(slice.nanoseconds) != 0 {
+            logger.debug("no custom scheduler slice (kernel before 6.12?)", metadata: ["errno": "\(errno)"])
+        }
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
             let n = epoll.wait(&events, timeoutMilliseconds: nextTimeout())
@@ -216,13 +224,24 @@ final class EventLoop: @unchecked Sendable {
         retired.removeAll(keepingCapacity: true)
     }
 
-    func channel() -> RelayChannel {
-        if let pipe = pipes.take() { return .pipe(pipe) }
-        return .buffer(ByteBuffer(capacity: tuning.bufferSize))
+    /// A pipe for a direction that turned bulk; nil when splice is off or no pipe can be made.
+    func pipeForBulk() -> Pipe? {
+        tuning.useSplice ? pipes.take() : nil
     }
 
-    func recycle(_ channel: RelayChannel, empty: Bool) {
-        if case .pipe(let pipe) = channel { pipes.giveBack(pipe, empty: empty) }
+    func recycle(_ pipe: Pipe, empty: Bool) {
+        pipes.giveBack(pipe, empty: empty)
+    }
+
+    func spill(copying scratch: ByteBuffer) -> ByteBuffer {
+        let spill = spills.popLast() ?? ByteBuffer(capacity: tuning.bufferSize)
+        spill.fill(from: scratch)
+        return spill
+    }
+
+    func recycle(_ spill: ByteBuffer) {
+        spill.clear()
+        if spills.count < tuning.pipePoolLimit { spills.append(spill) }
     }
 
     /// Dial deadlines are queued in order: with one dial timeout, later dials end later.

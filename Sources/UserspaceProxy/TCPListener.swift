@@ -19,8 +19,7 @@ final class TCPListener {
         while true {
             switch Socket.accept(fd, wantPeer: wantPeer) {
             case .accepted(let client, let peer):
-                backoff = 0
-                Socket.setNoDelay(client)
+                backoff = 0 // TCP_NODELAY comes from the listening socket: accept4 inherits it.
                 TCPRelay.start(client: client, clientIP: peer?.ip, rule: rule, on: loop)
             case .wouldBlock:
                 return

@@ -25,6 +25,8 @@ final class TCPRelay {
     private var clientWritable = true
     private var backendReadable = true
     private var backendWritable = true
+    private var clientHungUp = false
+    private var backendHungUp = false
     private var upstream = RelayDirection()   // client → backend
     private var downstream = RelayDirection() // backend → client
 
@@ -105,19 +107,27 @@ final class TCPRelay {
         lastActivity = loop.now
         let readable = !events.isDisjoint(with: [.readable, .peerClosedWrite, .hangUp, .error])
         let writable = !events.isDisjoint(with: [.writable, .hangUp, .error])
+        let hungUp = !events.isDisjoint(with: [.peerClosedWrite, .hangUp, .error])
         if fd == client {
             if readable { clientReadable = true }
             if writable { clientWritable = true }
+            if hungUp { clientHungUp = true }
         } else {
             if readable { backendReadable = true }
             if writable { backendWritable = true }
+            if hungUp { backendHungUp = true }
         }
         switch phase {
         case .dialing:
             // The client may already talk; nothing moves until the endpoint has answered.
             guard fd == backend, writable else { return }
-            let code = Socket.pendingError(backend)
-            if code == 0 { established() } else { dialFailed(code) }
+            // EPOLLOUT alone means connected; only an error or hang-up needs SO_ERROR read.
+            if events.isDisjoint(with: [.error, .hangUp]) {
+                established()
+            } else {
+                let code = Socket.pendingError(backend)
+                if code == 0 { established() } else { dialFailed(code) }
+            }
         case .relaying:
             pump()
         case .closed:
@@ -130,20 +140,17 @@ final class TCPRelay {
         if attempts > 1, let target { rule.remember(target, for: clientIP) }
         upstream.source = client
         upstream.sink = backend
-        upstream.channel = loop.channel()
         downstream.source = backend
         downstream.sink = client
-        downstream.channel = loop.channel()
         pump()
     }
 
     private func pump() {
-        let capacity = loop.channelCapacity
         let counters = rule.counters
-        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, capacity: capacity), n > 0 {
+        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, sourceHungUp: clientHungUp, loop: loop), n > 0 {
             counters.bytesClientToBackend.add(UInt64(n))
         }
-        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, capacity: capacity), n > 0 {
+        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, sourceHungUp: backendHungUp, loop: loop), n > 0 {
             counters.bytesBackendToClient.add(UInt64(n))
         }
         if upstream.finished, downstream.finished {
@@ -157,10 +164,8 @@ final class TCPRelay {
         phase = .closed
         loop.retire(client, reset: reset)
         if backend >= 0 { loop.retire(backend, reset: reset) }
-        loop.recycle(upstream.channel, empty: upstream.isEmpty)
-        loop.recycle(downstream.channel, empty: downstream.isEmpty)
-        upstream.channel = .none
-        downstream.channel = .none
+        upstream.release(to: loop)
+        downstream.release(to: loop)
         rule.counters.connectionsActive.add(-1)
     }
 }
