@@ -41,7 +41,9 @@ struct RelayDirection {
     /// flags: cleared here when the socket says it is drained or full, set again by the next event.
     /// `sourceHungUp`: the source's FIN (or an error) is known to be queued, so a short read must
     /// be followed by one more to see it — no further event will come for it.
-    mutating func pump(sourceReadable: inout Bool, sinkWritable: inout Bool, sourceHungUp: Bool, loop: EventLoop) -> Outcome {
+    /// `lastToFinish`: the other direction is done, so the relay closes both sockets as soon as this
+    /// one finishes, and close sends the FIN that shutdown would have.
+    mutating func pump(sourceReadable: inout Bool, sinkWritable: inout Bool, sourceHungUp: Bool, lastToFinish: Bool, loop: EventLoop) -> Outcome {
         guard !finished else { return .moved(0) }
         var moved = 0
         if case .copy = channel {
@@ -58,7 +60,7 @@ struct RelayDirection {
         }
         if sourceEnded, isEmpty {
             // Half-close forwarded: the other direction may still be talking.
-            Socket.shutdownWrite(sink)
+            if !lastToFinish { Socket.shutdownWrite(sink) }
             finished = true
         }
         return .moved(moved)

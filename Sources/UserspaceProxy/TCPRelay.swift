@@ -21,9 +21,10 @@ final class TCPRelay {
     private(set) var phase = Phase.dialing
     var lastActivity: UInt64
 
-    private var clientReadable = true
+    // Nothing is readable until an event says so: epoll_ctl(ADD) reports what is already pending.
+    private var clientReadable = false
     private var clientWritable = true
-    private var backendReadable = true
+    private var backendReadable = false
     private var backendWritable = true
     private var clientHungUp = false
     private var backendHungUp = false
@@ -147,10 +148,10 @@ final class TCPRelay {
 
     private func pump() {
         let counters = rule.counters
-        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, sourceHungUp: clientHungUp, loop: loop), n > 0 {
+        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, sourceHungUp: clientHungUp, lastToFinish: downstream.finished, loop: loop), n > 0 {
             counters.bytesClientToBackend.add(UInt64(n))
         }
-        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, sourceHungUp: backendHungUp, loop: loop), n > 0 {
+        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, sourceHungUp: backendHungUp, lastToFinish: upstream.finished, loop: loop), n > 0 {
             counters.bytesBackendToClient.add(UInt64(n))
         }
         if upstream.finished, downstream.finished {
