@@ -15,6 +15,9 @@ enum LoopCommand: @unchecked Sendable { // DispatchSemaphore is thread-safe but 
     case open(fd: Int32, key: ListenerKey, rule: LiveRule)
     case close(ListenerKey)
     case retarget(ListenerKey, LiveRule)
+    /// Endpoint lists may have changed: drop UDP flows whose endpoint is gone (what removing
+    /// stale conntrack entries does for the kernel dataplanes), so the next datagram picks again.
+    case dropStaleFlows
     /// Signalled once every command before it has been carried out.
     case barrier(DispatchSemaphore)
     /// Stop accepting; let relays finish until the deadline (monotonic ns), then close them.
@@ -166,6 +169,11 @@ final class EventLoop: @unchecked Sendable {
                 case .tcpListener(let listener): listener.rule = rule
                 case .udpListener(let listener): listener.rule = rule
                 default: break
+                }
+            case .dropStaleFlows:
+                for fd in listeners.values {
+                    guard case .udpListener(let listener)? = registrations[Int(fd)] else { continue }
+                    listener.dropFlows(keeping: Set(listener.rule.backends), on: self)
                 }
             case .barrier(let semaphore):
                 closeRetired()

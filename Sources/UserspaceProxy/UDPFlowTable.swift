@@ -65,6 +65,10 @@ final class UDPListener {
         rule.counters.udpFlowsActive.add(-1)
     }
 
+    func dropFlows(keeping backends: Set<ProxyAddress>, on loop: EventLoop) {
+        for flow in flows.values where !backends.contains(flow.backend) { close(flow, on: loop) }
+    }
+
     func closeAll(on loop: EventLoop) {
         for flow in flows.values { close(flow, on: loop) }
     }

@@ -47,4 +47,28 @@ import Testing
             #expect(await eventually { proxy.statistics()["ns/udp:p"]?.udpFlowsActive == 0 })
         }
     }
+
+    @Test func flowsToARemovedEndpointAreDropped() async throws {
+        let first = try UDPBackend(name: "first"), second = try UDPBackend(name: "second")
+        defer { first.stop(); second.stop() }
+        try await withProxy { proxy in
+            let listen = ProxyAddress(ip: TestNet.loopback4, port: TestNet.unusedPort(TestNet.loopback4, .udp))
+            var rule = ForwardingRule(name: "ns/dns:dns", protocol: .udp, listenAddresses: [listen], backends: [first.address])
+            proxy.apply([rule])
+            let client = UDPClient()
+            let before = try await onThread { () -> String? in
+                client.send("q1", to: listen)
+                return client.receive()?.0
+            }
+            #expect(before == "first:q1")
+            rule.backends = [second.address]
+            proxy.apply([rule])
+            let after = try await onThread { () -> String? in
+                client.send("q2", to: listen)
+                return client.receive()?.0
+            }
+            #expect(after == "second:q2")
+            #expect(proxy.statistics()["ns/dns:dns"]?.udpFlowsTotal == 2)
+        }
+    }
 }
