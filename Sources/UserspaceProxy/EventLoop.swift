@@ -44,26 +44,26 @@ final class EventLoop: @unchecked Sendable {
     private let exit = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Monotonic ns, read once per wake-up.
-    private(set) var now: UInt64 = monotonicNanoseconds()
+    @exclusivity(unchecked) private(set) var now: UInt64 = monotonicNanoseconds()
     /// Indexed by descriptor: descriptors are small, dense integers.
-    private var registrations: [Registration?] = []
-    private var listeners: [ListenerKey: Int32] = [:]
+    @exclusivity(unchecked) private var registrations: [Registration?] = []
+    @exclusivity(unchecked) private var listeners: [ListenerKey: Int32] = [:]
     /// Closed after the current batch of events, so a number freed now cannot be reused by an
     /// accept in the same batch while stale events for it are still queued.
-    private var retired: [Int32] = []
-    private var pipes: PipePool
+    @exclusivity(unchecked) private var retired: [Int32] = []
+    @exclusivity(unchecked) private var pipes: PipePool
     /// Spill buffers of relays whose sink did not take a whole read.
-    private var spills: [ByteBuffer] = []
+    @exclusivity(unchecked) private var spills: [ByteBuffer] = []
     let datagramBuffer: ByteBuffer
     /// Where copying relays read into; shared, since what the sink takes leaves it at once.
     let scratch: ByteBuffer
     let pipeCapacity: Int
-    private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
-    private var dialsHead = 0
-    private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
-    private var nextSweep: UInt64 = 0
+    @exclusivity(unchecked) private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
+    @exclusivity(unchecked) private var dialsHead = 0
+    @exclusivity(unchecked) private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
+    @exclusivity(unchecked) private var nextSweep: UInt64 = 0
     private let sweepInterval: UInt64
-    private var drainDeadline: UInt64?
+    @exclusivity(unchecked) private var drainDeadline: UInt64?
 
     init(tuning: ProxyTuning, logger: Logger) throws(SocketError) {
         self.tuning = tuning
@@ -285,7 +285,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Relays or flows exist (so the idle sweep must run). Tracked cheaply by the sweep itself.
-    private var hasTimedWork = false
+    @exclusivity(unchecked) private var hasTimedWork = false
 
     private func fireTimers() {
         now = monotonicNanoseconds()

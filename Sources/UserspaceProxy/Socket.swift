@@ -164,8 +164,8 @@ final class ByteBuffer {
     let capacity: Int
     private let base: UnsafeMutableRawPointer
     /// Bytes [head, tail) are filled and not yet written out.
-    private(set) var head = 0
-    private(set) var tail = 0
+    @exclusivity(unchecked) private(set) var head = 0
+    @exclusivity(unchecked) private(set) var tail = 0
 
     init(capacity: Int) {
         self.capacity = capacity

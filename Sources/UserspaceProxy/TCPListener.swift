@@ -3,9 +3,9 @@
 final class TCPListener {
     let fd: Int32
     let key: ListenerKey
-    var rule: LiveRule
-    private var backoff: UInt64 = 0
-    private(set) var paused = false
+    @exclusivity(unchecked) var rule: LiveRule
+    @exclusivity(unchecked) private var backoff: UInt64 = 0
+    @exclusivity(unchecked) private(set) var paused = false
 
     init(fd: Int32, key: ListenerKey, rule: LiveRule) {
         self.fd = fd
