@@ -11,7 +11,7 @@ struct ListenerKey: Hashable, Sendable {
 }
 
 /// What other threads ask of a loop. Descriptors travel already bound and listening.
-enum LoopCommand: @unchecked Sendable { // DispatchSemaphore is thread-safe but not marked Sendable here.
+enum LoopCommand: Sendable {
     case open(fd: Int32, key: ListenerKey, rule: LiveRule)
     case close(ListenerKey)
     case retarget(ListenerKey, LiveRule)
