@@ -31,7 +31,8 @@ final class APIClient: Sendable {
 
     /// - Parameter stallTimeout: a response that sends no byte for this long is given up
     ///   (a watch that went silent behind a dead load balancer, say).
-    init(connection: ClusterConnection, stallTimeout: Duration, credentials: RequestCredentials? = nil) throws(ConnectionConfigError) {
+    init(connection: ClusterConnection, stallTimeout: Duration, connectTimeout: Duration = .seconds(10),
+         credentials: RequestCredentials? = nil) throws(ConnectionConfigError) {
         server = connection.server
         if let credentials {
             self.credentials = credentials
@@ -39,7 +40,7 @@ final class APIClient: Sendable {
             self.credentials = try RequestCredentials(connection: connection)
         }
         var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10), read: TimeAmount(stallTimeout))
+        configuration.timeout = .init(connect: TimeAmount(connectTimeout), read: TimeAmount(stallTimeout))
         configuration.decompression = .disabled
         configuration.redirectConfiguration = .disallow
         http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)

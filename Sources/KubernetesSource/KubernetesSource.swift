@@ -29,7 +29,8 @@ public final class KubernetesSource: Sendable {
 
     /// Lists and watches until cancelled; cancellation ends every watch at once.
     public func run() async throws {
-        let client = try APIClient(connection: connection, stallTimeout: config.reflector.stallTimeout, credentials: credentials)
+        let client = try APIClient(connection: connection, stallTimeout: config.reflector.stallTimeout,
+                               connectTimeout: config.reflector.connectTimeout, credentials: credentials)
         logger.info("watching \(connection.server) (\(connection.origin)) for node \(config.nodeName)")
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in

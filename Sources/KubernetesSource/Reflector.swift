@@ -15,15 +15,18 @@ public struct ReflectorSettings: Sendable {
     /// A LIST page or WATCH that sends nothing for this long is dropped and made again.
     public var stallTimeout: Duration
     public var backoff: Backoff
+    /// How long one attempt to reach the server may take (the HTTP client retries within it).
+    public var connectTimeout: Duration
     /// A LIST page larger than this is an error (the server ignored `limit`?).
     public var maxPageBytes: Int
 
     public init(pageSize: Int = 500, watchTimeout: Duration = .seconds(300), stallTimeout: Duration = .seconds(90),
-                backoff: Backoff = Backoff(), maxPageBytes: Int = 512 << 20) {
+                backoff: Backoff = Backoff(), connectTimeout: Duration = .seconds(10), maxPageBytes: Int = 512 << 20) {
         self.pageSize = pageSize
         self.watchTimeout = watchTimeout
         self.stallTimeout = stallTimeout
         self.backoff = backoff
+        self.connectTimeout = connectTimeout
         self.maxPageBytes = maxPageBytes
     }
 }

@@ -59,6 +59,7 @@ final class FakeAPIServer: Sendable {
 
     private let state = Mutex(State())
     private let serverChannel: any Channel
+    private let target: HandlerTarget
     let port: Int
     let scheme: String
 
@@ -71,7 +72,8 @@ final class FakeAPIServer: Sendable {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                box.connections.withLock { $0.append(channel) }
+                return channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
                     }
@@ -80,6 +82,7 @@ final class FakeAPIServer: Sendable {
                 }
             }
         serverChannel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        target = box
         port = serverChannel.localAddress!.port!
         box.server.withLock { $0 = self }
     }
@@ -91,6 +94,7 @@ final class FakeAPIServer: Sendable {
         }
         for c in channels { try? await c.close() }
         try? await serverChannel.close()
+        for c in target.connections.withLock({ $0 }) { try? await c.close() }
     }
 
     // MARK: what tests do
@@ -334,6 +338,7 @@ final class FakeAPIServer: Sendable {
 /// Lets the child-channel initializer reach the server, which exists only after binding.
 private final class HandlerTarget: Sendable {
     let server = Mutex<FakeAPIServer?>(nil)
+    let connections = Mutex<[any Channel]>([])
 }
 
 private final class RequestHandler: ChannelInboundHandler {

@@ -76,7 +76,8 @@ func kubeconfig(server: String, clusterExtra: String = "", user: String) -> Stri
 /// Settings that make a test's retries quick.
 func quickReflector(stall: Duration = .seconds(30), pageSize: Int = 500) -> ReflectorSettings {
     ReflectorSettings(pageSize: pageSize, watchTimeout: .seconds(300), stallTimeout: stall,
-                      backoff: Backoff(initial: .milliseconds(20), cap: .milliseconds(200), jitter: 0.2))
+                      backoff: Backoff(initial: .milliseconds(20), cap: .milliseconds(200), jitter: 0.2),
+                      connectTimeout: .milliseconds(300))
 }
 
 /// A running source against a server, and the store it feeds.
