@@ -63,8 +63,8 @@ final class APIClient: Sendable {
             if (200..<300).contains(response.status.code) { return response }
             let body = try? await response.body.collect(upTo: Self.maxErrorBody)
             let status = body.flatMap { try? JSONDecoder().decode(StatusObject.self, from: $0) }
-            if response.status.code == 401, let plugin = credentials.plugin, !retried {
-                plugin.invalidate()
+            if response.status.code == 401, let plugin = credentials.plugin, let refused = current.execCredential, !retried {
+                plugin.invalidate(refused)
                 retried = true
                 continue
             }

@@ -52,7 +52,12 @@ public final class ExecCredentialPlugin: Sendable {
 
     let config: Config
     private let now: @Sendable () -> Double
-    private let cached = Mutex<Credential?>(nil)
+    private struct Cache {
+        var credential: Credential?
+        /// The run in progress, which concurrent requests wait for instead of starting their own.
+        var running: Task<Credential, any Error>?
+    }
+    private let cache = Mutex(Cache())
 
     public init(config: Config, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.config = config
@@ -62,14 +67,35 @@ public final class ExecCredentialPlugin: Sendable {
     /// The current credential, running the plugin when there is none or it is about to expire.
     public func credential() async throws -> Credential {
         let time = now()
-        if let c = cached.withLock({ $0 }), c.expiry.map({ time < $0 - Self.renewalMargin }) ?? true { return c }
-        let fresh = try parse(try await runPlugin())
-        cached.withLock { $0 = fresh }
-        return fresh
+        let run: Task<Credential, any Error> = cache.withLock { c in
+            if let current = c.credential, current.expiry.map({ time < $0 - Self.renewalMargin }) ?? true {
+                return Task { current }
+            }
+            if let running = c.running { return running }
+            let running = Task { try self.parse(try await self.runPlugin()) }
+            c.running = running
+            return running
+        }
+        do {
+            let credential = try await run.value
+            cache.withLock { c in
+                if c.running == run {
+                    c.credential = credential
+                    c.running = nil
+                }
+            }
+            return credential
+        } catch {
+            cache.withLock { c in if c.running == run { c.running = nil } }
+            throw error
+        }
     }
 
-    /// Forgets the credential (after a 401), so the next request runs the plugin again.
-    public func invalidate() { cached.withLock { $0 = nil } }
+    /// Forgets the credential after the server refused it (401), so the next request runs the
+    /// plugin again; a credential already renewed by a concurrent request is kept.
+    public func invalidate(_ refused: Credential) {
+        cache.withLock { if $0.credential == refused { $0.credential = nil } }
+    }
 
     func parse(_ output: Data) throws(ConnectionConfigError) -> Credential {
         let decoded: Output

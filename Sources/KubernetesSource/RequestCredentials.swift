@@ -8,6 +8,8 @@ final class RequestCredentials: Sendable {
     struct Current: Sendable {
         var authorization: String?
         var tls: TLSConfiguration
+        /// What the exec plugin gave, if it was used.
+        var execCredential: ExecCredentialPlugin.Credential?
     }
 
     private let connection: ClusterConnection
@@ -32,14 +34,16 @@ final class RequestCredentials: Sendable {
         case nil: break
         }
         var tls = baseTLS
+        var used: ExecCredentialPlugin.Credential?
         if let plugin {
             let credential = try await plugin.credential()
+            used = credential
             if let t = credential.token { token = t }
             if let cert = credential.clientCertificate {
                 tls = try Self.tls(for: connection, certificate: cert)
             }
         }
-        return Current(authorization: token.map { "Bearer \($0)" }, tls: tls)
+        return Current(authorization: token.map { "Bearer \($0)" }, tls: tls, execCredential: used)
     }
 
     static func tls(for connection: ClusterConnection, certificate: ClientCertificate?) throws(ConnectionConfigError) -> TLSConfiguration {

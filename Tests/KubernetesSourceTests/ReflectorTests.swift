@@ -58,7 +58,7 @@ import Testing
         let server = try await FakeAPIServer()
         for n in 1...7 { server.put(Collections.services, numberedService(n)) }
         let source = try RunningSource.start(server: server, reflector: quickReflector(pageSize: 3))
-        #expect(await eventually { source.store.hasSynced })
+        #expect(await eventually { source.store.hasSynced && server.liveWatchCount == 3 })
         #expect(source.snapshot().servicePorts.count == 7)
         let lists = server.requests.filter { $0.path == Collections.services && !$0.isWatch }
         #expect(lists.map { $0.query["continue"] ?? "-" } == ["-", "3", "6"])

@@ -76,6 +76,7 @@ final class FakeAPIServer: Sendable {
                 return channel.eventLoop.makeCompletedFuture {
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeFailureCounter(target: box))
                     }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(RequestHandler(target: box))
@@ -102,6 +103,7 @@ final class FakeAPIServer: Sendable {
     var requests: [Recorded] { state.withLock { $0.requests } }
     var currentResourceVersion: Int { state.withLock { $0.resourceVersion } }
     var liveWatchCount: Int { state.withLock { $0.watchers.count } }
+    var tlsFailures: Int { target.tlsFailures.withLock { $0 } }
 
     func setAcceptedTokens(_ tokens: Set<String>?) { state.withLock { $0.acceptedTokens = tokens } }
     func setServedGroupVersions(_ versions: Set<String>) { state.withLock { $0.servedGroupVersions = versions } }
@@ -339,6 +341,19 @@ final class FakeAPIServer: Sendable {
 private final class HandlerTarget: Sendable {
     let server = Mutex<FakeAPIServer?>(nil)
     let connections = Mutex<[any Channel]>([])
+    let tlsFailures = Mutex(0)
+}
+
+/// Counts connections whose TLS handshake (or session) failed.
+private final class HandshakeFailureCounter: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let target: HandlerTarget
+    init(target: HandlerTarget) { self.target = target }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        target.tlsFailures.withLock { $0 += 1 }
+        context.close(promise: nil)
+    }
 }
 
 private final class RequestHandler: ChannelInboundHandler {
