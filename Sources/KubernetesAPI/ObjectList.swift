@@ -41,14 +41,14 @@ public enum Decoded<Item: Decodable & Sendable>: Decodable, Sendable {
             self = .object(try Item(from: decoder))
         } catch {
             let identity = try? Identity(from: decoder)
-            self = .undecodable(namespace: identity?.metadata?.namespace, name: identity?.metadata?.name, reason: Self.describe(error))
+            self = .undecodable(namespace: identity?.metadata?.namespace, name: identity?.metadata?.name, reason: Self.describe(error, below: decoder.codingPath.count))
         }
     }
 
-    /// A one-line reason with the coding path, e.g. `spec.ports[0].port: expected Int`.
-    static func describe(_ error: any Error) -> String {
+    /// A one-line reason with the coding path within the object, e.g. `spec.ports[0].port: expected Int`.
+    static func describe(_ error: any Error, below depth: Int = 0) -> String {
         func path(_ keys: [any CodingKey]) -> String {
-            keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+            keys.dropFirst(depth).map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
         }
         switch error as? DecodingError {
         case .typeMismatch(let type, let ctx)?: return "\(path(ctx.codingPath)): expected \(type)"
