@@ -158,4 +158,28 @@ import Testing
         _ = await task.result
         await server.stop()
     }
+
+    @Test func anExecPluginClientCertificate() async throws {
+        let certs = try TestCertificates.make()
+        let server = try await FakeAPIServer(tls: certs.serverTLS(requireClientCertificate: true))
+        populate(server)
+        let dir = TemporaryDirectory()
+        // The plugin prints the PEM files as JSON strings (newlines escaped).
+        dir.write("plugin.sh", """
+            #!/bin/sh
+            esc() { awk '{printf "%s\\\\n", $0}' "$1"; }
+            printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"%s","clientKeyData":"%s"}}' "$(esc \(certs.clientCertPath))" "$(esc \(certs.clientKeyPath))"
+            """, executable: true)
+        let (store, task) = try start(server, kubeconfigText: kubeconfig(
+            server: server.url, clusterExtra: "certificate-authority: \(certs.caPath)", user: """
+            exec:
+              apiVersion: client.authentication.k8s.io/v1
+              command: \(dir.path)/plugin.sh
+            """), in: dir)
+        #expect(await eventually { store.hasSynced })
+        #expect(server.tlsFailures == 0)
+        task.cancel()
+        _ = await task.result
+        await server.stop()
+    }
 }
