@@ -48,6 +48,9 @@ final class RequestCredentials: Sendable {
 
     static func tls(for connection: ClusterConnection, certificate: ClientCertificate?) throws(ConnectionConfigError) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
+        // A TLS 1.3 peer need not answer close_notify; a connection we are done with (a cancelled
+        // watch, a shutdown) should not hold up the exit for NIOSSL's default of 5 s.
+        tls.shutdownTimeout = .milliseconds(250)
         if connection.insecureSkipTLSVerify {
             tls.certificateVerification = .none
         } else if let ca = connection.certificateAuthorityPEM {
