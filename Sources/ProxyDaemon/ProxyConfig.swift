@@ -1,0 +1,56 @@
+import ProxyModel
+
+/// Everything the daemon can be told, with kube-proxy's names where one exists. Each field's
+/// default is the one kube-proxy (or, for userspace tuning, our measurements) settled on.
+public struct ProxyConfig: Sendable, Equatable {
+    public enum Mode: String, Sendable, CaseIterable { case userspace, nftables, iptables }
+    public enum Source: String, Sendable, CaseIterable { case file, kubernetes }
+    public enum EndpointsSource: String, Sendable, CaseIterable { case endpointslices, endpoints }
+    public enum IPTablesVariant: String, Sendable, CaseIterable { case auto, nft, legacy }
+    public enum EndpointPick: String, Sendable, CaseIterable { case roundRobin, random }
+
+    /// Tuning of the userspace proxy's event loops and relays.
+    public struct Userspace: Sendable, Equatable {
+        /// 0: one event loop per core.
+        public var eventLoops = 0
+        public var dialTimeout: Duration = .seconds(1)
+        /// A TCP relay with no bytes either way for this long is closed.
+        public var tcpIdleTimeout: Duration = .seconds(3600)
+        /// A UDP flow (client ↔ backend) with no datagram for this long is forgotten.
+        public var udpFlowTimeout: Duration = .seconds(30)
+        /// Bytes of each splice pipe (rounded by the kernel to pages).
+        public var pipeSize = 65_536
+        /// Bytes of each copy buffer, where splice cannot be used (UDP, fallbacks).
+        public var bufferSize = 65_536
+        public init() {}
+    }
+
+    public var mode: Mode = .userspace
+    public var source: Source = .file
+    /// A YAML file or a directory of Service + EndpointSlice manifests (`source: file`).
+    public var manifests: String?
+    /// Where NodePorts are served: addresses or CIDRs matching node addresses; empty: all of them.
+    public var nodePortAddresses: [CIDR] = []
+    /// The Node's name (`source: kubernetes` reads that Node); default: the hostname.
+    public var hostnameOverride: String?
+    /// Pod network ranges; traffic from outside them is masqueraded (rule backends).
+    public var clusterCIDRs: [CIDR] = []
+    public var masqueradeAll = false
+    /// The fwmark bit rule backends use to flag packets for masquerade (kube-proxy's default 14).
+    public var masqueradeBit = 14
+    /// Rule backends: the next endpoint in turn, or one at random.
+    public var endpointPick: EndpointPick = .roundRobin
+    /// `mode: iptables`: which iptables to program; auto picks the one that already holds rules.
+    public var iptablesVariant: IPTablesVariant = .auto
+    public var minSyncPeriod: Duration = .seconds(1)
+    public var syncPeriod: Duration = .seconds(30)
+    public var metricsBindAddress = "127.0.0.1:10249"
+    public var healthzBindAddress = "0.0.0.0:10256"
+    public var kubeconfig: String?
+    public var endpointsSource: EndpointsSource = .endpointslices
+    /// Our `service.kubernetes.io/service-proxy-name`: Services labelled with another are ignored.
+    public var serviceProxyName: String?
+    public var userspace = Userspace()
+
+    public init() {}
+}

@@ -1,0 +1,4 @@
+extension ProxyDaemon {
+    /// Printed by `--version`.
+    public static let version = "0.1.0"
+}

@@ -1,1 +1,0 @@
-print("swift-kube-proxy: not built yet")

@@ -1,0 +1,111 @@
+import Foundation
+
+/// The real `swift-kube-proxy` binary, started on a config in a scratch directory, stopped with
+/// SIGTERM. Its stderr is kept for assertions.
+final class ProxyProcess: @unchecked Sendable {
+    let directory: String
+    let process = Process()
+    private let logFile: String
+
+    /// The executable beside the test bundle (`swift build` puts both in the same folder).
+    static var binary: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swift-kube-proxy").path
+    }
+
+    static func scratchDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skp-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    init(config: String, manifests: String, directory: String? = nil) throws {
+        self.directory = try directory ?? ProxyProcess.scratchDirectory()
+        try config.write(toFile: self.directory + "/config.yaml", atomically: true, encoding: .utf8)
+        try manifests.write(toFile: self.directory + "/services.yaml", atomically: true, encoding: .utf8)
+        logFile = self.directory + "/stderr.log"
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        process.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
+        process.arguments = ["--config", self.directory + "/config.yaml"]
+        process.standardError = FileHandle(forWritingAtPath: logFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var stderr: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    func writeManifests(_ text: String) throws {
+        try text.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+        return process.terminationStatus
+    }
+}
+
+/// Polls `body` until it returns a value that `accept` takes (bounded; no fixed sleeps).
+func poll<T>(tries: Int = 300, _ body: () -> T, until accept: (T) -> Bool) async -> T {
+    var value = body()
+    for _ in 0..<tries where !accept(value) {
+        try? await Task.sleep(for: .milliseconds(20))
+        value = body()
+    }
+    return value
+}
+
+enum Manifests {
+    static func service(_ name: String, nodePort: UInt16, clusterIP: String = "10.96.0.80") -> String {
+        """
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: \(name)
+          namespace: default
+        spec:
+          type: NodePort
+          clusterIP: \(clusterIP)
+          ports:
+          - name: http
+            port: 80
+            targetPort: 8080
+            nodePort: \(nodePort)
+        ---
+
+        """
+    }
+
+    static func slice(_ name: String, service: String, backendPort: UInt16) -> String {
+        """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: \(name)
+          namespace: default
+          labels:
+            kubernetes.io/service-name: \(service)
+        addressType: IPv4
+        ports:
+        - name: http
+          port: \(backendPort)
+        endpoints:
+        - addresses: ["127.0.0.1"]
+          conditions: {ready: true}
+        ---
+
+        """
+    }
+
+    static let config = """
+    mode: userspace
+    source: file
+    manifests: services.yaml
+    nodePortAddresses: ["127.0.0.1"]
+    minSyncPeriod: 50ms
+    userspace:
+      eventLoops: 2
+    """
+}

@@ -1,0 +1,41 @@
+import ProxyModel
+import Testing
+
+@Suite struct IPAddressTests {
+    @Test func parsesAndPrintsIPv4() throws {
+        let ip = try #require(IPAddress("10.180.0.1"))
+        #expect(ip.isIPv4)
+        #expect(ip.description == "10.180.0.1")
+        #expect(ip.bytes == [10, 180, 0, 1])
+    }
+
+    @Test func parsesAndPrintsIPv6InCanonicalForm() throws {
+        let ip = try #require(IPAddress("fd00:0:0::0001"))
+        #expect(!ip.isIPv4)
+        #expect(ip.description == "fd00::1")
+        #expect(IPAddress("[::1]")?.isLoopback == true)
+    }
+
+    @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "a.b.c.d", "1.2.3.4 ", "::g", "1::2::3"])
+    func rejectsWhatIsNotAnAddress(_ text: String) {
+        #expect(IPAddress(text) == nil)
+    }
+
+    @Test func mappedIPv4BecomesIPv4() throws {
+        #expect(IPAddress("::ffff:192.168.1.2") == IPAddress("192.168.1.2"))
+    }
+
+    @Test func cidrContainsOnlyItsOwnFamilyAndRange() throws {
+        let v4 = try #require(CIDR("10.0.0.0/8"))
+        #expect(v4.contains(IPAddress("10.200.3.4")!))
+        #expect(!v4.contains(IPAddress("11.0.0.1")!))
+        #expect(!v4.contains(IPAddress("::a00:1")!))
+        let v6 = try #require(CIDR("fd00:1::/32"))
+        #expect(v6.contains(IPAddress("fd00:1:ffff::5")!))
+        #expect(!v6.contains(IPAddress("fd00:2::5")!))
+        #expect(CIDR("127.0.0.1")?.prefixLength == 32)
+        #expect(CIDR("10.1.2.3/8")?.description == "10.0.0.0/8")
+        #expect(CIDR("10.0.0.0/33") == nil)
+        #expect(CIDR("0.0.0.0/0")?.contains(IPAddress("8.8.8.8")!) == true)
+    }
+}
