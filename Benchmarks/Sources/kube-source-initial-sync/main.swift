@@ -45,29 +45,4 @@ if CommandLine.arguments.contains("--split") {
     print("  empty snapshot: \(String(format: "%.1f", (cpuSeconds() - t) / 100 * 1e6)) µs")
 }
 
-if CommandLine.arguments.contains("--split") {
-    let held = store.takeSnapshot().snapshot
-    let key = held.servicePorts.keys.first!
-    var t = cpuSeconds()
-    for _ in 0..<100 {
-        var copy = held.servicePorts
-        copy[key] = nil
-        blackHoleSink(copy.count)
-    }
-    print("  copy of servicePorts (20k): \(String(format: "%.1f", (cpuSeconds() - t) / 100 * 1e6)) µs")
-    t = cpuSeconds()
-    for _ in 0..<100 {
-        var copy = held.endpoints
-        copy[key] = nil
-        blackHoleSink(copy.count)
-    }
-    print("  copy of endpoints (20k): \(String(format: "%.1f", (cpuSeconds() - t) / 100 * 1e6)) µs")
-    t = cpuSeconds()
-    for _ in 0..<100 {
-        let service = key.service
-        blackHoleSink(held.servicePorts.keys.filter { $0.service == service }.count)
-    }
-    print("  scan of 20k port names (as SnapshotDiff does): \(String(format: "%.1f", (cpuSeconds() - t) / 100 * 1e6)) µs")
-}
-
 @inline(never) func blackHoleSink(_ value: Int) { if value == -1 { print(value) } }
