@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ProxyModel
 
 /// The proxy's real source: lists and watches Services, endpoints (EndpointSlices, or v1/Endpoints)
@@ -48,7 +49,7 @@ public final class KubernetesSource: Sendable {
 
     private func reflect<R: ReflectedResource>(_ resource: R, _ syncName: String, _ client: APIClient) async throws {
         let reflector = Reflector(resource: resource, client: client, store: store, syncName: syncName,
-                                  settings: config.reflector, logger: logger)
+                                  settings: config.reflector, logger: logger, metrics: SourceMetrics(factory: config.metricsFactory ?? MetricsSystem.factory))
         try await reflector.run()
     }
 

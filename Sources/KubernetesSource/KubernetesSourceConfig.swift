@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// How the Kubernetes source connects and what it watches.
 public struct KubernetesSourceConfig: Sendable {
@@ -23,13 +24,16 @@ public struct KubernetesSourceConfig: Sendable {
     /// Where `KUBECONFIG` and `KUBERNETES_SERVICE_HOST`/`_PORT` are read from.
     public var environment: [String: String]
     public var serviceAccountDirectory: String
+    /// Makes the source's counters; nil means `MetricsSystem.factory` at the time `run()` starts.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         kubeconfigPath: String? = nil, context: String? = nil, nodeName: String = KubernetesSourceConfig.hostname(),
         proxyName: String? = nil, endpointsSource: EndpointsSource = .endpointSlices,
         reflector: ReflectorSettings = ReflectorSettings(),
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        serviceAccountDirectory: String = ClusterConnection.defaultServiceAccountDirectory
+        serviceAccountDirectory: String = ClusterConnection.defaultServiceAccountDirectory,
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.kubeconfigPath = kubeconfigPath
         self.context = context
@@ -39,6 +43,7 @@ public struct KubernetesSourceConfig: Sendable {
         self.reflector = reflector
         self.environment = environment
         self.serviceAccountDirectory = serviceAccountDirectory
+        self.metricsFactory = metricsFactory
     }
 
     /// Server-side watch timeout (`timeoutSeconds`).

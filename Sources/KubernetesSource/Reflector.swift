@@ -52,6 +52,7 @@ final class Reflector<Resource: ReflectedResource> {
     let syncName: String
     let settings: ReflectorSettings
     let logger: Logger
+    let metrics: SourceMetrics
     let now: @Sendable () -> Double
 
     private var records: [NamespacedName: Resource.Record] = [:]
@@ -62,7 +63,7 @@ final class Reflector<Resource: ReflectedResource> {
     private let decoder = JSONDecoder()
 
     init(resource: Resource, client: APIClient, store: ClusterStore, syncName: String, settings: ReflectorSettings,
-         logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+         logger: Logger, metrics: SourceMetrics, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.resource = resource
         self.client = client
         self.store = store
@@ -71,6 +72,7 @@ final class Reflector<Resource: ReflectedResource> {
         var logger = logger
         logger[metadataKey: "resource"] = "\(resource.resource)"
         self.logger = logger
+        self.metrics = metrics
         self.now = now
     }
 
@@ -97,7 +99,7 @@ final class Reflector<Resource: ReflectedResource> {
                     goneInARow = 0
                 }
                 if Self.isGone(error) {
-                    SourceMetrics.relisted(resource.resource)
+                    metrics.relisted(resource.resource)
                     logger.info("resourceVersion \(resourceVersion ?? "") is gone; listing \(resource.resource) again")
                     mustList = true
                     goneInARow += 1
@@ -109,7 +111,7 @@ final class Reflector<Resource: ReflectedResource> {
                 if mustList {
                     logger.warning("LIST \(resource.path) failed, retrying in \(wait): \(error)")
                 } else {
-                    SourceMetrics.reconnected(resource.resource)
+                    metrics.reconnected(resource.resource)
                     logger.info("WATCH \(resource.path) from \(resourceVersion ?? "") ended: \(error); watching again in \(wait)")
                 }
                 try await Task.sleep(for: wait)
@@ -232,12 +234,12 @@ final class Reflector<Resource: ReflectedResource> {
             do {
                 records[key] = try resource.apply(object, previous: records[key], to: &state)
             } catch {
-                SourceMetrics.rejected(resource.kind)
+                metrics.rejected(resource.kind)
                 logger.warning("skipping \(error)")
             }
             return key
         case .undecodable(let namespace, let name, let reason):
-            SourceMetrics.rejected(resource.kind)
+            metrics.rejected(resource.kind)
             let key = name.map { NamespacedName(namespace: namespace ?? "default", name: $0) }
             logger.warning("skipping \(resource.kind) \(key?.description ?? "without a name"): does not decode: \(reason)")
             return key

@@ -85,6 +85,8 @@ struct RunningSource {
     let store: ClusterStore
     let task: Task<Void, any Error>
     let directory: TemporaryDirectory
+    /// This source's own counters.
+    let metrics: TestMetrics
 
     static func start(
         server: FakeAPIServer, nodeName: String = "node-a", endpointsSource: KubernetesSourceConfig.EndpointsSource = .endpointSlices,
@@ -93,11 +95,12 @@ struct RunningSource {
         let directory = TemporaryDirectory()
         let path = directory.write("kubeconfig", kubeconfig(server: server.url, user: "token: test-token"))
         let store = ClusterStore(node: NodeInfo(name: nodeName))
+        let metrics = TestMetrics()
         let config = KubernetesSourceConfig(
             kubeconfigPath: path, nodeName: nodeName, proxyName: proxyName, endpointsSource: endpointsSource,
-            reflector: reflector, environment: [:])
+            reflector: reflector, environment: [:], metricsFactory: metrics)
         let source = try KubernetesSource(config: config, store: store, logger: Logger(label: "test"))
-        return RunningSource(store: store, task: Task { try await source.run() }, directory: directory)
+        return RunningSource(store: store, task: Task { try await source.run() }, directory: directory, metrics: metrics)
     }
 
     func stop() async {
@@ -114,12 +117,6 @@ func portName(_ namespace: String, _ name: String, _ port: String = "", _ proto:
 
 /// Counters recorded in-process, so tests can see that a relist or a rejection was counted.
 final class TestMetrics: MetricsFactory, Sendable {
-    static let shared: TestMetrics = {
-        let metrics = TestMetrics()
-        MetricsSystem.bootstrap(metrics)
-        return metrics
-    }()
-
     private let values = Mutex<[String: Int64]>([:])
 
     func value(_ label: String, _ dimensions: [(String, String)]) -> Int64 {
