@@ -88,10 +88,16 @@ final class Reflector<Resource: ReflectedResource> {
                     try await list()
                     mustList = false
                 }
+                let started = ContinuousClock.now
                 try await watch()
-                // The server ended the watch at timeoutSeconds: watch again at once.
-                backoff.reset()
-                goneInARow = 0
+                if watchDelivered || ContinuousClock.now - started > .seconds(1) {
+                    // The server ended the watch at timeoutSeconds: watch again at once.
+                    backoff.reset()
+                    goneInARow = 0
+                } else {
+                    // Ended at once with nothing in it: do not spin against such a server.
+                    try await Task.sleep(for: backoff.next())
+                }
             } catch {
                 if Task.isCancelled { throw CancellationError() }
                 if watchDelivered {
