@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "ProxyDaemon",
             dependencies: [
-                "ProxyModel", "FileSource", "UserspaceProxy", "RuleSync",
+                "ProxyModel", "FileSource", "KubernetesSource", "UserspaceProxy", "RuleSync",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(
             name: "KubernetesSourceTests",
             dependencies: [
-                "KubernetesSource", "KubernetesAPI", "ProxyModel",
+                "KubernetesSource", "KubernetesAPI", "ProxyModel", "EndToEndSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,7 +101,9 @@ let package = Package(
         .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios"]),
+        // Launching the real binary and talking to it over loopback, for every end-to-end test.
+        .target(name: "EndToEndSupport", path: "Tests/EndToEndSupport"),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios", "EndToEndSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

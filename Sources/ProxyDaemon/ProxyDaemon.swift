@@ -1,5 +1,6 @@
 import FileSource
 import Foundation
+import KubernetesSource
 import Logging
 import ProxyModel
 import RuleSync
@@ -28,16 +29,12 @@ public struct ProxyDaemon: Sendable {
     /// (unreadable manifests, say) are thrown before anything is programmed.
     public func run() async throws {
         let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
-        let source = FileSource(path: config.manifests ?? "", store: store, logger: logger)
-        let initial = try source.loadInitial()
-        logger.info("manifests loaded", metadata: ["path": "\(config.manifests ?? "")",
-                                                   "services": "\(initial.manifests.services.count)", "endpointSlices": "\(initial.manifests.slices.count)"])
-
+        let source = try startSource(store: store)
         let dataplane = try makeDataplane()
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
                                 syncPeriod: config.syncPeriod, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await source.watch(from: initial) }
+            group.addTask { try await source() }
             group.addTask { await runner.run() }
             // Both parts run until cancelled; whichever ends first ends the other.
             try await group.next()
@@ -48,6 +45,27 @@ public struct ProxyDaemon: Sendable {
             await userspace.proxy.shutdown(gracePeriod: Self.shutdownGracePeriod)
         }
         store.finish()
+    }
+
+    /// Reads what must be there before anything is programmed (the manifests; the Kubernetes
+    /// connection settings), and returns the part that keeps the store current until cancelled.
+    private func startSource(store: ClusterStore) throws -> @Sendable () async throws -> Void {
+        switch config.source {
+        case .file:
+            let source = FileSource(path: config.manifests ?? "", store: store, logger: logger, proxyName: config.serviceProxyName)
+            let initial = try source.loadInitial()
+            logger.info("manifests loaded", metadata: ["path": "\(config.manifests ?? "")", "services": "\(initial.manifests.services.count)",
+                                                       "endpointSlices": "\(initial.manifests.slices.count)"])
+            return { await source.watch(from: initial) }
+        case .kubernetes:
+            let source = try KubernetesSource(
+                config: KubernetesSourceConfig(
+                    kubeconfigPath: config.kubeconfig, nodeName: nodeName, proxyName: config.serviceProxyName,
+                    endpointsSource: config.endpointsSource == .endpoints ? .endpoints : .endpointSlices),
+                store: store, logger: logger)
+            logger.info("watching the Kubernetes API", metadata: ["node": "\(nodeName)"])
+            return { try await source.run() }
+        }
     }
 
     private func makeDataplane() throws -> any Dataplane {

@@ -1,4 +1,5 @@
 import DataplaneScenarios
+import EndToEndSupport
 import Foundation
 import ProxyModel
 import Testing

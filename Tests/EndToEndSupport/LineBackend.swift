@@ -3,13 +3,13 @@ import Glibc
 
 /// A TCP backend on 127.0.0.1 that answers every connection with its name and a newline, then
 /// closes: enough to see which endpoint a connection reached.
-final class LineBackend: @unchecked Sendable {
-    let name: String
-    let port: UInt16
+public final class LineBackend: @unchecked Sendable {
+    public let name: String
+    public let port: UInt16
     private let fd: Int32
     private let thread: Thread
 
-    init(name: String) throws {
+    public init(name: String) throws {
         self.name = name
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
@@ -36,14 +36,14 @@ final class LineBackend: @unchecked Sendable {
         thread.start()
     }
 
-    func stop() {
+    public func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
     }
 }
 
 /// Connects to 127.0.0.1:`port` and reads until the peer closes; nil when the connection fails.
-func fetchLine(port: UInt16) -> String? {
+public func fetchLine(port: UInt16) -> String? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     defer { close(fd) }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
@@ -65,7 +65,7 @@ func fetchLine(port: UInt16) -> String? {
 }
 
 /// A port in the NodePort range that nothing listens on right now.
-func freeNodePort() -> UInt16 {
+public func freeNodePort() -> UInt16 {
     while true {
         let candidate = UInt16.random(in: 30000...32767)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,24 +1,25 @@
 import Foundation
+import Glibc
 
 /// The real `swift-kube-proxy` binary, started on a config in a scratch directory, stopped with
 /// SIGTERM. Its stderr is kept for assertions.
-final class ProxyProcess: @unchecked Sendable {
-    let directory: String
-    let process = Process()
+public final class ProxyProcess: @unchecked Sendable {
+    public let directory: String
+    public let process = Process()
     private let logFile: String
 
     /// The executable beside the test bundle (`swift build` puts both in the same folder).
-    static var binary: String {
+    public static var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swift-kube-proxy").path
     }
 
-    static func scratchDirectory() throws -> String {
+    public static func scratchDirectory() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("skp-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
 
-    init(config: String, manifests: String, directory: String? = nil) throws {
+    public init(config: String, manifests: String, directory: String? = nil) throws {
         self.directory = try directory ?? ProxyProcess.scratchDirectory()
         try config.write(toFile: self.directory + "/config.yaml", atomically: true, encoding: .utf8)
         try manifests.write(toFile: self.directory + "/services.yaml", atomically: true, encoding: .utf8)
@@ -31,15 +32,25 @@ final class ProxyProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var stderr: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+    /// Something accepts TCP connections on 127.0.0.1:`port`.
+    public static func isListening(port: UInt16) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        var addr = loopback(port: port)
+        return withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
 
-    func writeManifests(_ text: String) throws {
+    public var stderr: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+
+    public func writeManifests(_ text: String) throws {
         try text.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status.
     @discardableResult
-    func stop() -> Int32 {
+    public func stop() -> Int32 {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: directory)
@@ -48,7 +59,7 @@ final class ProxyProcess: @unchecked Sendable {
 }
 
 /// Polls `body` until it returns a value that `accept` takes (bounded; no fixed sleeps).
-func poll<T>(tries: Int = 300, _ body: () -> T, until accept: (T) -> Bool) async -> T {
+public func poll<T>(tries: Int = 300, _ body: () -> T, until accept: (T) -> Bool) async -> T {
     var value = body()
     for _ in 0..<tries where !accept(value) {
         try? await Task.sleep(for: .milliseconds(20))
@@ -57,8 +68,8 @@ func poll<T>(tries: Int = 300, _ body: () -> T, until accept: (T) -> Bool) async
     return value
 }
 
-enum Manifests {
-    static func service(_ name: String, nodePort: UInt16, clusterIP: String = "10.96.0.80") -> String {
+public enum Manifests {
+    public static func service(_ name: String, nodePort: UInt16, clusterIP: String = "10.96.0.80") -> String {
         """
         apiVersion: v1
         kind: Service
@@ -78,7 +89,7 @@ enum Manifests {
         """
     }
 
-    static func slice(_ name: String, service: String, backendPort: UInt16) -> String {
+    public static func slice(_ name: String, service: String, backendPort: UInt16) -> String {
         """
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
@@ -99,7 +110,7 @@ enum Manifests {
         """
     }
 
-    static let config = """
+    public static let config = """
     mode: userspace
     source: file
     manifests: services.yaml
