@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -34,6 +37,9 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NFTables", dependencies: ["CNetfilter"]),
+        // libmnl + ctnetlink headers, in the include order glibc needs (see its shim.h).
+        .systemLibrary(name: "CConntrack"),
+        .target(name: "Conntrack", dependencies: ["CConntrack", "ProxyModel"]),
         .target(
             name: "RuleSync",
             dependencies: ["ProxyModel", "NFTables", .product(name: "Logging", package: "swift-log")]
@@ -41,9 +47,14 @@ let package = Package(
         .target(
             name: "ProxyDaemon",
             dependencies: [
-                "ProxyModel", "FileSource", "UserspaceProxy", "RuleSync",
+                "ProxyModel", "FileSource", "UserspaceProxy", "RuleSync", "Conntrack",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -59,6 +70,7 @@ let package = Package(
         .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync"]),
+        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
     ],
