@@ -7,3 +7,9 @@ public protocol Dataplane: Sendable {
     /// failure); otherwise `diff` says what changed. A throw must leave the previous state in force.
     func apply(_ snapshot: ProxySnapshot, diff: SnapshotDiff, full: Bool) async throws
 }
+
+extension Dataplane {
+    /// The dataplane NATs in the kernel (nftables, iptables), so conntrack entries of removed
+    /// endpoints must be deleted after a sync. The userspace proxy's flows are its own sockets.
+    public var natsInKernel: Bool { false }
+}

@@ -1,7 +1,11 @@
+import Conntrack
 import FileSource
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ProxyModel
+import Synchronization
 import UserspaceProxy
 
 /// Wires a config into running parts: a source feeding the store, the sync runner, the dataplane.
@@ -33,8 +37,29 @@ public struct ProxyDaemon: Sendable {
                                                    "services": "\(initial.manifests.services.count)", "endpointSlices": "\(initial.manifests.slices.count)"])
 
         let dataplane = try makeDataplane()
+        let metrics = ProxyMetrics()
+        Self.bootstrapMetricsSystem(metrics.registry)
+        if let userspace = dataplane as? UserspaceDataplane {
+            let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() })
+            metrics.addCollector { perService.collect() }
+        }
+        let reloads = ManifestReloadMetrics(registry: metrics.registry, source: source)
+        metrics.addCollector { reloads.collect() }
+
+        let status = SyncStatus()
+        let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store)
+        let serviceHealth = ServiceHealthServers(proxyHealthy: { health.isHealthy }, logger: logger)
+        var observers: [any SyncObserver] = []
+        if dataplane.natsInKernel {
+            observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
+        }
+        observers.append(serviceHealth)
+        observers.append(ReadinessNotifier())
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
-                                syncPeriod: config.syncPeriod, logger: logger)
+                                syncPeriod: config.syncPeriod, status: status, metrics: metrics.sync,
+                                observers: observers, logger: logger)
+
+        let servers = try await startServers(metrics: metrics, health: health)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await source.watch(from: initial) }
             group.addTask { await runner.run() }
@@ -42,11 +67,71 @@ public struct ProxyDaemon: Sendable {
             try await group.next()
             group.cancelAll()
         }
+        SystemdNotify.send("STOPPING=1")
         if let userspace = dataplane as? UserspaceDataplane {
             logger.info("draining open connections", metadata: ["gracePeriod": "\(Self.shutdownGracePeriod)"])
             await userspace.proxy.shutdown(gracePeriod: Self.shutdownGracePeriod)
         }
+        await serviceHealth.closeAll()
+        for server in servers { await server.close() }
         store.finish()
+    }
+
+    /// `/metrics` on metricsBindAddress, `/healthz` + `/livez` on healthzBindAddress (port 0 in either
+    /// turns that server off, as an empty address does in kube-proxy).
+    private func startServers(metrics: ProxyMetrics, health: ProxyHealth) async throws -> [HTTPServer] {
+        var servers: [HTTPServer] = []
+        if let address = BindAddress(config.metricsBindAddress), address.port != 0 {
+            servers.append(try await HTTPServer.start(host: "\(address.host)", port: address.port) { path in
+                switch path {
+                case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
+                case "/healthz": health.livez()
+                default: .notFound
+                }
+            })
+            logger.info("serving metrics", metadata: ["address": "\(address)"])
+        }
+        if let address = BindAddress(config.healthzBindAddress), address.port != 0 {
+            servers.append(try await HTTPServer.start(host: "\(address.host)", port: address.port) { health.handle($0) })
+            logger.info("serving /healthz and /livez", metadata: ["address": "\(address)"])
+        }
+        return servers
+    }
+
+    private static let metricsBootstrapped = Mutex(false)
+
+    /// Routes swift-metrics (`Counter(label:)` etc. in any module) into the same registry, once per process.
+    private static func bootstrapMetricsSystem(_ registry: PrometheusCollectorRegistry) {
+        let first = metricsBootstrapped.withLock { done in defer { done = true }; return !done }
+        if first { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+    }
+
+    /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
+    /// The userspace proxy installs nothing that outlives the process. Each rule backend adds its own
+    /// step to `cleanupSteps` (nftables: delete our table; iptables: delete our chains and jumps);
+    /// conntrack state is left alone.
+    public func cleanup() throws {
+        var failures: [String] = []
+        for step in Self.cleanupSteps {
+            do {
+                try step.run(config, logger)
+                logger.info("cleaned up", metadata: ["backend": "\(step.name)"])
+            } catch {
+                failures.append("\(step.name): \(error)")
+            }
+        }
+        if !failures.isEmpty { throw CleanupError(failures: failures) }
+    }
+
+    /// The rule backends' cleanup steps, run in order by `cleanup()`. Each must remove only objects
+    /// this program created and succeed when there is nothing to remove.
+    static let cleanupSteps: [(name: String, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
+        ("userspace", { _, _ in }),
+    ]
+
+    public struct CleanupError: Error, CustomStringConvertible {
+        public var failures: [String]
+        public var description: String { "cleanup failed: " + failures.joined(separator: "; ") }
     }
 
     private func makeDataplane() throws -> any Dataplane {
