@@ -34,6 +34,8 @@ public struct ProxyConfig: Sendable, Equatable {
     /// Pod network ranges; traffic from outside them is masqueraded (rule backends).
     public var clusterCIDRs: [CIDR] = []
     public var masqueradeAll = false
+    /// The fwmark bit rule backends use to mark packets for SNAT (kube-proxy's default, 14).
+    public var masqueradeBit = 14
     public var minSyncPeriod: Duration = .seconds(1)
     public var syncPeriod: Duration = .seconds(30)
     public var metricsBindAddress = "127.0.0.1:10249"
