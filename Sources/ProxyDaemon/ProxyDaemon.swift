@@ -59,11 +59,12 @@ public struct ProxyDaemon: Sendable {
                                 syncPeriod: config.syncPeriod, status: status, metrics: metrics.sync,
                                 observers: observers, logger: logger)
 
-        let servers = try await startServers(metrics: metrics, health: health)
+        let servers = OpenServers()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await source.watch(from: initial) }
             group.addTask { await runner.run() }
-            // Both parts run until cancelled; whichever ends first ends the other.
+            group.addTask { await self.serve(metrics: metrics, health: health, into: servers) }
+            // The parts run until cancelled; whichever ends first ends the others.
             try await group.next()
             group.cancelAll()
         }
@@ -73,29 +74,45 @@ public struct ProxyDaemon: Sendable {
             await userspace.proxy.shutdown(gracePeriod: Self.shutdownGracePeriod)
         }
         await serviceHealth.closeAll()
-        for server in servers { await server.close() }
+        for server in servers.all { await server.close() }
         store.finish()
     }
 
     /// `/metrics` on metricsBindAddress, `/healthz` + `/livez` on healthzBindAddress (port 0 in either
-    /// turns that server off, as an empty address does in kube-proxy).
-    private func startServers(metrics: ProxyMetrics, health: ProxyHealth) async throws -> [HTTPServer] {
-        var servers: [HTTPServer] = []
-        if let address = BindAddress(config.metricsBindAddress), address.port != 0 {
-            servers.append(try await HTTPServer.start(host: "\(address.host)", port: address.port) { path in
-                switch path {
-                case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
-                case "/healthz": health.livez()
-                default: .notFound
+    /// turns that server off). As in kube-proxy, a port that cannot be bound is not fatal: it is
+    /// logged and tried again every 5 seconds. Returns when every server is bound (or on cancellation).
+    private func serve(metrics: ProxyMetrics, health: ProxyHealth, into servers: OpenServers) async {
+        let metricsHandler: HTTPServer.Handler = { path in
+            switch path {
+            case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
+            case "/healthz": health.livez()
+            default: .notFound
+            }
+        }
+        let wanted: [(String, String, HTTPServer.Handler)] = [
+            ("metrics", config.metricsBindAddress, metricsHandler),
+            ("healthz", config.healthzBindAddress, { health.handle($0) }),
+        ]
+        await withTaskGroup(of: Void.self) { group in
+            for (name, text, handler) in wanted {
+                guard let address = BindAddress(text), address.port != 0 else { continue }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            let server = try await HTTPServer.start(host: "\(address.host)", port: address.port, handler: handler)
+                            servers.add(server)
+                            logger.info("serving \(name)", metadata: ["address": "\(address)"])
+                            return
+                        } catch {
+                            logger.error("cannot serve \(name), retrying in 5s", metadata: ["address": "\(address)", "error": "\(error)"])
+                            try? await Task.sleep(for: .seconds(5))
+                        }
+                    }
                 }
-            })
-            logger.info("serving metrics", metadata: ["address": "\(address)"])
+            }
         }
-        if let address = BindAddress(config.healthzBindAddress), address.port != 0 {
-            servers.append(try await HTTPServer.start(host: "\(address.host)", port: address.port) { health.handle($0) })
-            logger.info("serving /healthz and /livez", metadata: ["address": "\(address)"])
-        }
-        return servers
+        // Bound (or told to stop): wait for cancellation with the other parts.
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
     }
 
     private static let metricsBootstrapped = Mutex(false)
@@ -150,4 +167,11 @@ public struct ProxyDaemon: Sendable {
             throw ConfigError(file: "", key: "mode", message: "\"\(config.mode.rawValue)\" is not built yet")
         }
     }
+}
+
+/// The HTTP servers bound so far, closed on shutdown.
+final class OpenServers: Sendable {
+    private let servers = Mutex<[HTTPServer]>([])
+    func add(_ server: HTTPServer) { servers.withLock { $0.append(server) } }
+    var all: [HTTPServer] { servers.withLock { $0 } }
 }
