@@ -70,7 +70,8 @@ let package = Package(
         .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync"]),
-        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack"]),
+        // ProxyDaemon too: one test drives the cleanup through the sync runner, as the daemon does.
+        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "ProxyDaemon"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
     ],
