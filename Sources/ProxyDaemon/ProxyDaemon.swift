@@ -47,7 +47,7 @@ public struct ProxyDaemon: Sendable {
         metrics.addCollector { reloads.collect() }
 
         let status = SyncStatus()
-        let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store)
+        let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store, metrics: metrics.sync)
         let serviceHealth = ServiceHealthServers(proxyHealthy: { health.isHealthy }, logger: logger)
         var observers: [any SyncObserver] = []
         if dataplane.natsInKernel {

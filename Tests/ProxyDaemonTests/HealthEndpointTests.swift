@@ -23,9 +23,11 @@ import Testing
         let health: ProxyHealth
         let server: HTTPServer
 
+        let metrics = ProxyMetrics()
+
         init() async throws {
             let clock = self.clock
-            health = ProxyHealth(status: status, syncPeriod: .seconds(30), store: store, now: { clock.now })
+            health = ProxyHealth(status: status, syncPeriod: .seconds(30), store: store, metrics: metrics.sync, now: { clock.now })
             let health = self.health
             server = try await HTTPServer.start(host: "127.0.0.1", port: 0) { health.handle($0) }
         }
@@ -66,6 +68,9 @@ import Testing
         #expect(healthz.status == 503)
         #expect(try json(healthz.body)["lastUpdated"] as? String == GoTime.string(lastSync))
         #expect(try await f.get("/livez").status == 503)
+        #expect(sample(f.metrics.render(), "kubeproxy_proxy_healthz_total", #"code="503""#) == 1)
+        #expect(sample(f.metrics.render(), "kubeproxy_proxy_healthz_total", #"code="200""#) == 2)
+        #expect(sample(f.metrics.render(), "kubeproxy_proxy_livez_total", #"code="503""#) == 1)
 
         // A sync programs it: healthy again.
         f.status.record { $0.oldestQueuedChange = nil; $0.lastSuccess = f.clock.now }

@@ -70,12 +70,20 @@ import Glibc
         #expect((sample(scrape.body, "process_open_fds") ?? 0) > 0)
         #expect(try promtoolFindings(scrape.body) == [])
 
-        store.update(now: Date().timeIntervalSince1970) { $0.setService(web, ports: [servicePort("172.30.0.11")]) }
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="external""#) == 0)
+
+        // Local external policy and the only endpoint on another node: counted as having no local endpoints.
+        var local = servicePort("172.30.0.11")
+        local.nodePort = 30080
+        local.externalTrafficPolicy = .local
+        store.update(now: Date().timeIntervalSince1970) { $0.setService(web, ports: [local]) }
         try await eventually { runner.status.current.syncs == 2 }
         scrape = try await httpGet(url)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_count") == 2)
         #expect(sample(scrape.body, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") == 1)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_service_changes_total") == 2)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="external""#) == 1)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="internal""#) == 0)
         #expect(try promtoolFindings(scrape.body) == [])
         await server.close()
     }

@@ -10,10 +10,12 @@ public final class ProxyHealth: Sendable {
     private let healthTimeout: Double
     private let nodeEligible: @Sendable () -> Bool
     private let now: @Sendable () -> Double
+    private let metrics: SyncMetrics?
 
     public init(status: SyncStatus, syncPeriod: Duration, nodeEligible: @escaping @Sendable () -> Bool,
-                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                metrics: SyncMetrics? = nil, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.status = status
+        self.metrics = metrics
         let c = syncPeriod.components
         healthTimeout = 2 * (Double(c.seconds) + Double(c.attoseconds) * 1e-18)
         self.nodeEligible = nodeEligible
@@ -21,9 +23,10 @@ public final class ProxyHealth: Sendable {
     }
 
     /// Eligibility of the node is a property of the store's current view.
-    public convenience init(status: SyncStatus, syncPeriod: Duration, store: ClusterStore,
+    public convenience init(status: SyncStatus, syncPeriod: Duration, store: ClusterStore, metrics: SyncMetrics? = nil,
                             now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
-        self.init(status: status, syncPeriod: syncPeriod, nodeEligible: { store.read { !$0.node.isTerminating } }, now: now)
+        self.init(status: status, syncPeriod: syncPeriod, nodeEligible: { store.read { !$0.node.isTerminating } },
+                  metrics: metrics, now: now)
     }
 
     /// The proxy alone, ignoring the Node (what the health check node ports report).
@@ -56,9 +59,16 @@ public final class ProxyHealth: Sendable {
     /// The handler of the healthz server: `/healthz` and `/livez`.
     public func handle(_ path: String) -> HTTPResponse {
         switch path {
-        case "/healthz": healthz()
-        case "/livez": livez()
-        default: .notFound
+        case "/healthz":
+            let answer = healthz()
+            metrics?.healthChecked("healthz", code: answer.status)
+            return answer
+        case "/livez":
+            let answer = livez()
+            metrics?.healthChecked("livez", code: answer.status)
+            return answer
+        default:
+            return .notFound
         }
     }
 }

@@ -13,14 +13,15 @@ public final class ServiceHealthServers: SyncObserver {
         var localEndpoints: Int
     }
 
-    private let host: String
+    /// nil: all addresses, IPv6 and IPv4 ("::", or "0.0.0.0" where the node has no IPv6).
+    private let host: String?
     private let proxyHealthy: @Sendable () -> Bool
     private let logger: Logger
     /// By node port: what its server reports.
     private let entries = Mutex<[Int: Entry]>([:])
     private let servers = Mutex<[Int: HTTPServer]>([:])
 
-    public init(host: String = "0.0.0.0", proxyHealthy: @escaping @Sendable () -> Bool, logger: Logger) {
+    public init(host: String? = nil, proxyHealthy: @escaping @Sendable () -> Bool, logger: Logger) {
         self.host = host
         self.proxyHealthy = proxyHealthy
         self.logger = logger
@@ -41,8 +42,16 @@ public final class ServiceHealthServers: SyncObserver {
         }
         for port in toOpen {
             do {
-                let server = try await HTTPServer.start(host: host, port: port) { [weak self] _ in
-                    self?.answer(port: port) ?? .notFound
+                let handler: HTTPServer.Handler = { [weak self] _ in self?.answer(port: port) ?? .notFound }
+                let server: HTTPServer
+                if let host {
+                    server = try await HTTPServer.start(host: host, port: port, handler: handler)
+                } else {
+                    do {
+                        server = try await HTTPServer.start(host: "::", port: port, handler: handler)
+                    } catch {
+                        server = try await HTTPServer.start(host: "0.0.0.0", port: port, handler: handler)
+                    }
                 }
                 servers.withLock { $0[port] = server }
             } catch {

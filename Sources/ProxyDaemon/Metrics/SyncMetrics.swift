@@ -17,8 +17,10 @@ public final class SyncMetrics: Sendable {
     private let noLocalEndpointsInternal, noLocalEndpointsExternal: Gauge
     private let iptablesRestoreFailures, nftablesSyncFailures: Counter
     private let conntrackDeleted: Counter
+    private let registry: PrometheusCollectorRegistry
 
     init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
         duration = registry.makeValueHistogram(
             descriptor: metric("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds"),
             labels: [], buckets: Self.syncBuckets)
@@ -99,6 +101,14 @@ public final class SyncMetrics: Sendable {
         case "nftables": nftablesSyncFailures.increment()
         default: break
         }
+    }
+
+    /// kube-proxy's `kubeproxy_proxy_healthz_total` / `kubeproxy_proxy_livez_total` by status code.
+    func healthChecked(_ endpoint: String, code: Int) {
+        let d = endpoint == "livez"
+            ? metric("kubeproxy_proxy_livez_total", "Cumulative proxy livez HTTP status")
+            : metric("kubeproxy_proxy_healthz_total", "Cumulative proxy healthz HTTP status")
+        registry.makeCounter(descriptor: d, labels: [("code", "\(code)")]).increment()
     }
 
     func conntrackEntriesDeleted(_ n: Int) {
