@@ -7,11 +7,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -22,7 +24,10 @@ let package = Package(
             pkgConfig: "libnftnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
         ),
-        .target(name: "ProxyModel"),
+        .target(
+            name: "ProxyModel",
+            dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")]
+        ),
         .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
         .target(
             name: "FileSource",
@@ -32,9 +37,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // epoll, eventfd, splice, accept4: what Swift's Glibc module leaves out (header only).
+        .systemLibrary(name: "CLinuxSyscalls"),
         .target(
             name: "UserspaceProxy",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLinuxSyscalls", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NFTables", dependencies: ["CNetfilter"]),
         // libmnl + ctnetlink headers, in the include order glibc needs (see its shim.h).
@@ -69,7 +76,9 @@ let package = Package(
         .testTarget(name: "FileSourceTests", dependencies: ["FileSource"]),
         .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),
-        .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync"]),
+        // Backend-agnostic real-packet scenarios (network namespaces), shared by the rule backends' tests.
+        .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
+        .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         // ProxyDaemon too: one test drives the cleanup through the sync runner, as the daemon does.
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "ProxyDaemon"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),

@@ -85,12 +85,15 @@ public struct ClusterState: Sendable {
             next.endpoints = [:]
             currentPorts = [:]
         }
+        var candidates: Set<ServicePortName> = []
         for name in touched ?? Set(services.keys) {
             for key in currentPorts.removeValue(forKey: name) ?? [] {
                 next.servicePorts[key] = nil
                 next.endpoints[key] = nil
+                candidates.insert(key)
             }
             let ports = services[name] ?? []
+            candidates.formUnion(ports.map(\.name))
             if !ports.isEmpty { currentPorts[name] = ports.map(\.name) }
             for port in ports {
                 next.servicePorts[port.name] = port
@@ -104,7 +107,7 @@ public struct ClusterState: Sendable {
         allDirty = false
         pendingServiceChanges = 0
         pendingEndpointChanges = 0
-        return (next, SnapshotDiff(from: previous, to: next, services: touched))
+        return (next, SnapshotDiff(from: previous, to: next, candidates: touched == nil ? nil : candidates))
     }
 
     /// The endpoints of one Service port, merged across its slices (by slice name, so the result

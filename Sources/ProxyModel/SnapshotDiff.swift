@@ -13,20 +13,14 @@ public struct SnapshotDiff: Sendable, Equatable {
 
     /// Compares every Service port of the two snapshots.
     public init(from old: ProxySnapshot, to new: ProxySnapshot) {
-        self.init(from: old, to: new, services: nil)
+        self.init(from: old, to: new, candidates: nil)
     }
 
-    /// Compares only the Service ports of the given Services (nil: all), for syncs that know what
-    /// they touched and must not pay for the rest.
-    public init(from old: ProxySnapshot, to new: ProxySnapshot, services: Set<NamespacedName>?) {
+    /// Compares only the given Service ports (nil: all), for syncs that know what they touched and
+    /// must not pay for the rest.
+    public init(from old: ProxySnapshot, to new: ProxySnapshot, candidates: Set<ServicePortName>?) {
         nodeChanged = old.node != new.node
-        let candidates: [ServicePortName]
-        if let services {
-            candidates = old.servicePorts.keys.filter { services.contains($0.service) }
-                + new.servicePorts.keys.filter { services.contains($0.service) && old.servicePorts[$0] == nil }
-        } else {
-            candidates = Array(Set(old.servicePorts.keys).union(new.servicePorts.keys))
-        }
+        let candidates = candidates ?? Set(old.servicePorts.keys).union(new.servicePorts.keys)
         for name in candidates {
             switch (old.servicePorts[name], new.servicePorts[name]) {
             case (nil, .some): added.insert(name)

@@ -1,0 +1,63 @@
+extension NFTCommand {
+    /// Why the kernel would reject this command for its shape alone, found before sending so the
+    /// error can say more than `EINVAL`; nil when it looks well-formed.
+    var validationFailure: String? {
+        switch self {
+        case .addTable(let table), .deleteTable(let table), .flushTable(let table):
+            return Self.nameProblem(table.name)
+        case .addChain(let chain), .deleteChain(let chain), .flushChain(let chain):
+            return Self.nameProblem(chain.table.name) ?? Self.nameProblem(chain.name)
+        case .addRule(let rule):
+            if let comment = rule.comment, comment.utf8.count > 127 { return "comment longer than 127 bytes" }
+            for expression in rule.expressions {
+                if case .lookup(.anonymous(let set), _, _, _) = expression {
+                    for element in set.elements {
+                        if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping, isInterval: set.isInterval) {
+                            return problem
+                        }
+                    }
+                }
+            }
+            return Self.nameProblem(rule.chain)
+        case .addSet(let set):
+            if set.timeout != nil && !set.flags.contains(.timeout) { return "a default timeout needs flags timeout" }
+            if set.keyType.components.count > 1 && set.keyType.length > 64 { return "key longer than 64 bytes" }
+            return Self.nameProblem(set.name)
+        case .deleteSet(let set), .flushSet(let set):
+            return Self.nameProblem(set.name)
+        case .addElements(let set, let elements), .deleteElements(let set, let elements):
+            for element in elements {
+                if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping,
+                                                     isInterval: set.flags.contains(.interval)) {
+                    return problem
+                }
+                if element.timeout != nil && !set.flags.contains(.timeout) { return "element timeout needs a set with flags timeout" }
+            }
+            return nil
+        }
+    }
+
+    private static func nameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "empty name" }
+        if name.utf8.count > 255 { return "name longer than 255 bytes" }
+        return nil
+    }
+
+    private static func elementProblem(_ element: NFTSetElement, keyType: NFTDataType, mapping: NFTSet.Mapping?, isInterval: Bool) -> String? {
+        if element.key.bytes.count != keyType.length {
+            return "element key \(element.key) is \(element.key.bytes.count) bytes, \(keyType) needs \(keyType.length)"
+        }
+        if let end = element.keyEnd {
+            if !isInterval { return "a range element needs a set with flags interval" }
+            if end.bytes.count != keyType.length { return "element key end is \(end.bytes.count) bytes, \(keyType) needs \(keyType.length)" }
+        }
+        switch (mapping, element.value) {
+        case (nil, nil), (.verdict, .verdict): return nil
+        case (.data(let type), .data(let value)):
+            return value.bytes.count == type.length ? nil : "element value is \(value.bytes.count) bytes, \(type) needs \(type.length)"
+        case (nil, _): return "a set element has no value"
+        case (_, nil): return "a map element needs a value"
+        default: return "element value does not match the map's type"
+        }
+    }
+}

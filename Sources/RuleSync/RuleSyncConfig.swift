@@ -1,0 +1,40 @@
+import ProxyModel
+
+/// How a rule backend picks an endpoint for a new connection.
+public enum EndpointPick: String, Sendable, Hashable, CaseIterable {
+    /// Every endpoint in turn (iptables `statistic --mode nth`, nftables `numgen inc`). The default.
+    case roundRobin
+    /// Uniformly at random (iptables `statistic --mode random`, nftables `numgen random`), as kube-proxy does.
+    case random
+}
+
+/// Settings every rule backend (iptables, nftables) shares: the inputs of kube-proxy's masquerade and
+/// NodePort decisions.
+public struct RuleSyncConfig: Sendable, Hashable {
+    /// Pod address ranges. Traffic to a ClusterIP from outside them is masqueraded (kube-proxy's
+    /// `--cluster-cidr`); empty disables that rule, as upstream does without a local-traffic detector.
+    public var clusterCIDRs: [CIDR]
+    /// Masquerade all traffic sent to a Service (kube-proxy's `--masquerade-all`).
+    public var masqueradeAll: Bool
+    /// Where NodePorts listen: local addresses inside these prefixes; empty means every local address.
+    public var nodePortAddresses: [CIDR]
+    /// The packet-mark bit that asks for masquerade (kube-proxy's `--iptables-masquerade-bit`, 0...31).
+    public var masqueradeBit: Int
+    public var endpointPick: EndpointPick
+
+    public init(clusterCIDRs: [CIDR] = [], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
+                masqueradeBit: Int = 14, endpointPick: EndpointPick = .roundRobin) {
+        precondition((0...31).contains(masqueradeBit), "masqueradeBit must be 0...31")
+        self.clusterCIDRs = clusterCIDRs
+        self.masqueradeAll = masqueradeAll
+        self.nodePortAddresses = nodePortAddresses
+        self.masqueradeBit = masqueradeBit
+        self.endpointPick = endpointPick
+    }
+
+    /// The mark value, e.g. `0x4000` for bit 14.
+    public var masqueradeMark: UInt32 { 1 << UInt32(masqueradeBit) }
+
+    public func clusterCIDRs(of family: IPAddress.Family) -> [CIDR] { clusterCIDRs.filter { $0.family == family } }
+    public func nodePortAddresses(of family: IPAddress.Family) -> [CIDR] { nodePortAddresses.filter { $0.family == family } }
+}

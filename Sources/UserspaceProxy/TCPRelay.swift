@@ -1,0 +1,166 @@
+import Glibc
+
+/// One proxied TCP connection: the accepted client, the dial to an endpoint (with retries), then
+/// both directions relayed until each side has sent its FIN. Confined to the loop that accepted it.
+final class TCPRelay {
+    enum Phase {
+        case dialing
+        case relaying
+        case closed
+    }
+
+    private unowned let loop: EventLoop
+    let rule: LiveRule
+    let client: Int32
+    private(set) var backend: Int32 = -1
+    private let clientIP: IPAddress?
+    private let choice: LiveRule.Choice
+    private var target: ProxyAddress?
+    /// Dials made so far; also names the current dial for its deadline.
+    private(set) var attempts = 0
+    private(set) var phase = Phase.dialing
+    var lastActivity: UInt64
+
+    private var clientReadable = true
+    private var clientWritable = true
+    private var backendReadable = true
+    private var backendWritable = true
+    private var upstream = RelayDirection()   // client → backend
+    private var downstream = RelayDirection() // backend → client
+
+    private init(client: Int32, clientIP: IPAddress?, rule: LiveRule, choice: LiveRule.Choice, loop: EventLoop) {
+        self.client = client
+        self.clientIP = clientIP
+        self.rule = rule
+        self.choice = choice
+        self.loop = loop
+        lastActivity = loop.now
+    }
+
+    static func start(client: Int32, clientIP: IPAddress?, rule: LiveRule, on loop: EventLoop) {
+        let counters = rule.counters
+        counters.connectionsOpened.add(1)
+        guard let choice = rule.choose(client: clientIP) else {
+            // No ready endpoint: reject (RST), as kube-proxy does, rather than hold the client.
+            counters.connectionsRejected.add(1)
+            Socket.reset(client)
+            return
+        }
+        counters.connectionsActive.add(1)
+        let relay = TCPRelay(client: client, clientIP: clientIP, rule: rule, choice: choice, loop: loop)
+        loop.register(client, .relay(relay))
+        relay.dialNext()
+    }
+
+    func isDialing(attempt: Int) -> Bool {
+        phase == .dialing && attempts == attempt
+    }
+
+    /// Dials the next endpoint of the choice, at most once round the list; then resets the client.
+    private func dialNext() {
+        let count = choice.backends.count
+        while attempts < count {
+            let address = choice.backends[(choice.first + attempts) % count]
+            if attempts > 0 { rule.counters.dialRetries.add(1) }
+            attempts += 1
+            target = address
+            switch Socket.dial(.tcp, to: address) {
+            case .connected(let fd):
+                backend = fd
+                loop.register(fd, .relay(self))
+                established()
+                return
+            case .inProgress(let fd):
+                backend = fd
+                loop.register(fd, .relay(self))
+                loop.watchDial(self, attempt: attempts)
+                return
+            case .failed(let code):
+                noteDialFailure(code)
+            }
+        }
+        rule.counters.connectionsRejected.add(1)
+        close(reset: true)
+    }
+
+    func dialTimedOut() {
+        dialFailed(ETIMEDOUT)
+    }
+
+    private func dialFailed(_ code: Int32) {
+        noteDialFailure(code)
+        loop.retire(backend, reset: false)
+        backend = -1
+        dialNext()
+    }
+
+    private func noteDialFailure(_ code: Int32) {
+        rule.counters.dialFailures.add(1)
+        loop.logger.debug("dial failed", metadata: [
+            "rule": "\(rule.name)", "backend": "\(target.map { "\($0)" } ?? "?")", "errno": "\(code)",
+        ])
+    }
+
+    func handle(_ fd: Int32, _ events: EpollEvents) {
+        lastActivity = loop.now
+        let readable = !events.isDisjoint(with: [.readable, .peerClosedWrite, .hangUp, .error])
+        let writable = !events.isDisjoint(with: [.writable, .hangUp, .error])
+        if fd == client {
+            if readable { clientReadable = true }
+            if writable { clientWritable = true }
+        } else {
+            if readable { backendReadable = true }
+            if writable { backendWritable = true }
+        }
+        switch phase {
+        case .dialing:
+            // The client may already talk; nothing moves until the endpoint has answered.
+            guard fd == backend, writable else { return }
+            let code = Socket.pendingError(backend)
+            if code == 0 { established() } else { dialFailed(code) }
+        case .relaying:
+            pump()
+        case .closed:
+            break
+        }
+    }
+
+    private func established() {
+        phase = .relaying
+        if attempts > 1, let target { rule.remember(target, for: clientIP) }
+        upstream.source = client
+        upstream.sink = backend
+        upstream.channel = loop.channel()
+        downstream.source = backend
+        downstream.sink = client
+        downstream.channel = loop.channel()
+        pump()
+    }
+
+    private func pump() {
+        let capacity = loop.channelCapacity
+        let counters = rule.counters
+        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, capacity: capacity), n > 0 {
+            counters.bytesClientToBackend.add(UInt64(n))
+        }
+        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, capacity: capacity), n > 0 {
+            counters.bytesBackendToClient.add(UInt64(n))
+        }
+        if upstream.finished, downstream.finished {
+            close(reset: upstream.broken || downstream.broken)
+        }
+    }
+
+    /// Ends the relay; `reset` sends RST (SO_LINGER 0) instead of FIN to whoever is still connected.
+    func close(reset: Bool) {
+        guard phase != .closed else { return }
+        phase = .closed
+        loop.retire(client, reset: reset)
+        if backend >= 0 { loop.retire(backend, reset: reset) }
+        loop.recycle(upstream.channel, empty: upstream.isEmpty)
+        loop.recycle(downstream.channel, empty: downstream.isEmpty)
+        upstream.channel = .none
+        downstream.channel = .none
+        rule.counters.connectionsActive.add(-1)
+    }
+}

@@ -1,0 +1,108 @@
+import Glibc
+
+/// One loop's SO_REUSEPORT UDP socket for a rule's address and the flows of the clients it hears
+/// from. The kernel hashes a client's datagrams to one of the loops' sockets, so each client's
+/// flow lives in one loop.
+final class UDPListener {
+    let fd: Int32
+    let key: ListenerKey
+    var rule: LiveRule
+    private(set) var flows: [ProxyAddress: UDPFlow] = [:]
+
+    init(fd: Int32, key: ListenerKey, rule: LiveRule) {
+        self.fd = fd
+        self.key = key
+        self.rule = rule
+    }
+
+    func receiveAll(on loop: EventLoop) {
+        let buffer = loop.datagramBuffer
+        while true {
+            let (result, peer) = buffer.receiveDatagram(from: fd)
+            guard case .transferred(let n) = result else { return }
+            guard let peer, let flow = flows[peer] ?? openFlow(for: peer, on: loop) else { continue }
+            flow.lastActivity = loop.now
+            switch buffer.sendDatagram(to: flow.fd) {
+            case .transferred, .endOfFile:
+                rule.counters.bytesClientToBackend.add(UInt64(n))
+            case .failed(ECONNREFUSED):
+                // An earlier datagram met a closed port: forget the flow, the next one picks again.
+                rule.counters.dialFailures.add(1)
+                close(flow, on: loop)
+            case .wouldBlock, .failed:
+                break // UDP may drop; so do we.
+            }
+        }
+    }
+
+    /// A connected socket toward the chosen endpoint, so its replies come back to this flow only.
+    private func openFlow(for client: ProxyAddress, on loop: EventLoop) -> UDPFlow? {
+        guard let choice = rule.choose(client: client.ip) else {
+            rule.counters.connectionsRejected.add(1)
+            return nil
+        }
+        let count = choice.backends.count
+        for attempt in 0..<count {
+            let backend = choice.backends[(choice.first + attempt) % count]
+            if attempt > 0 { rule.counters.dialRetries.add(1) }
+            guard case .connected(let fd) = Socket.dial(.udp, to: backend) else {
+                rule.counters.dialFailures.add(1)
+                continue
+            }
+            let flow = UDPFlow(fd: fd, client: client, backend: backend, listener: self, now: loop.now)
+            flows[client] = flow
+            loop.register(fd, .udpFlow(flow))
+            rule.counters.udpFlowsActive.add(1)
+            rule.counters.udpFlowsTotal.add(1)
+            return flow
+        }
+        return nil
+    }
+
+    func close(_ flow: UDPFlow, on loop: EventLoop) {
+        guard flows.removeValue(forKey: flow.client) != nil else { return }
+        loop.retire(flow.fd, reset: false)
+        rule.counters.udpFlowsActive.add(-1)
+    }
+
+    func closeAll(on loop: EventLoop) {
+        for flow in flows.values { close(flow, on: loop) }
+    }
+}
+
+/// One client's conversation with its endpoint; replies leave through the listener's socket, so the
+/// client sees them come from the service address it sent to.
+final class UDPFlow {
+    let fd: Int32
+    let client: ProxyAddress
+    let backend: ProxyAddress
+    unowned let listener: UDPListener
+    var lastActivity: UInt64
+
+    init(fd: Int32, client: ProxyAddress, backend: ProxyAddress, listener: UDPListener, now: UInt64) {
+        self.fd = fd
+        self.client = client
+        self.backend = backend
+        self.listener = listener
+        lastActivity = now
+    }
+
+    func receiveAll(on loop: EventLoop) {
+        let buffer = loop.datagramBuffer
+        lastActivity = loop.now
+        while true {
+            switch buffer.receiveDatagram(fromConnected: fd) {
+            case .transferred(let n):
+                if case .transferred = buffer.sendDatagram(from: listener.fd, to: client) {
+                    listener.rule.counters.bytesBackendToClient.add(UInt64(n))
+                }
+            case .failed(ECONNREFUSED):
+                listener.rule.counters.dialFailures.add(1)
+                listener.close(self, on: loop)
+                return
+            case .wouldBlock, .endOfFile, .failed:
+                return
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import DataplaneScenarios
+import ProxyModel
+import Testing
+@testable import RuleSync
+
+/// Runs an `IPTablesBackend` inside a scenario's node namespace (`ip netns exec NODE …`). The
+/// first apply is a full sync, later ones incremental from the snapshot diff, as the daemon does.
+final class IPTablesScenarioDataplane: ScenarioDataplane {
+    let backend: IPTablesBackend
+    let variant: IPTablesVariant
+    let prefix: [String]
+    var last: ProxySnapshot?
+
+    init(topology: Topology, variant: IPTablesVariant) {
+        self.variant = variant
+        prefix = topology.nodeCommandPrefix
+        backend = IPTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]),
+                                  variant: variant == .nft ? .nft : .legacy, families: [.ipv4], commandPrefix: prefix)
+    }
+
+    func apply(_ snapshot: ProxySnapshot) throws {
+        let report = try backend.sync(snapshot, changes: last.map { SnapshotDiff(from: $0, to: snapshot) })
+        #expect(report.full == (last == nil))
+        last = snapshot
+    }
+
+    func cleanup() throws { try backend.cleanup() }
+
+    func iptables(_ args: String) throws {
+        try Shell.run(prefix + [variant.iptablesCommand(.ipv4), "-w"] + args.split(separator: " ").map(String.init))
+    }
+
+    func save() throws -> String { try Shell.run(prefix + [variant.saveCommand(.ipv4)]) }
+
+    static let foreign = [
+        "-A PREROUTING -j FOREIGN-NAT", "-A FOREIGN-NAT -d 192.0.2.1/32 -j RETURN",
+        "-A INPUT -j FOREIGN-FILTER", "-A FOREIGN-FILTER -s 192.0.2.1/32 -j ACCEPT",
+    ]
+
+    func installForeignRules() throws {
+        try iptables("-t nat -N FOREIGN-NAT")
+        try iptables("-t nat -A FOREIGN-NAT -d 192.0.2.1 -j RETURN")
+        try iptables("-t nat -A PREROUTING -j FOREIGN-NAT")
+        try iptables("-t filter -N FOREIGN-FILTER")
+        try iptables("-t filter -A FOREIGN-FILTER -s 192.0.2.1 -j ACCEPT")
+        try iptables("-t filter -A INPUT -j FOREIGN-FILTER")
+    }
+
+    func foreignRulesIntact() throws -> Bool {
+        let lines = Set(try save().split(separator: "\n").map(String.init))
+        return Self.foreign.allSatisfy(lines.contains)
+    }
+
+    func hasRulesOfOurs() throws -> Bool { try save().contains(IPTablesChains.prefix) }
+}
+
+@Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root, ip netns and python3"))
+struct IPTablesScenarioTests {
+    @Test(arguments: Scenario.standard, IPTablesVariant.allCases)
+    func scenario(_ scenario: Scenario, variant: IPTablesVariant) throws {
+        let failures = try ScenarioRunner.run(scenario) { IPTablesScenarioDataplane(topology: $0, variant: variant) }
+        #expect(failures.isEmpty, "\(variant): \(failures.joined(separator: "\n"))")
+    }
+}
