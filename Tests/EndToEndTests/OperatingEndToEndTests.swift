@@ -17,9 +17,8 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
         process.arguments = ["--config", dir + "/config.yaml"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = dir + "/notify.sock"
-        process.environment = environment
+        // Only what systemd would set (reading this process's environment races other tests' readers).
+        process.environment = ["NOTIFY_SOCKET": dir + "/notify.sock"]
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
