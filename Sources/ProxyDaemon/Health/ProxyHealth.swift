@@ -2,7 +2,8 @@ import Foundation
 import ProxyModel
 
 /// kube-proxy's own health (pkg/proxy/healthcheck/proxy_health.go): healthy unless a change has
-/// waited longer than `healthTimeout` (2 × syncPeriod) without a sync programming it. `/livez`
+/// waited longer than `healthTimeout` (2 × syncPeriod) without a sync programming it (and healthy
+/// before the first sync, while starting up). `/livez`
 /// reports just that; `/healthz` also reports unhealthy while the Node is being deleted, so load
 /// balancers drain this node first.
 public final class ProxyHealth: Sendable {
@@ -35,7 +36,9 @@ public final class ProxyHealth: Sendable {
     private func evaluate() -> (healthy: Bool, lastUpdated: Double?, currentTime: Double) {
         let values = status.current
         let current = now()
-        guard let queued = values.oldestQueuedChange else { return (true, values.lastSuccess, current) }
+        // As kube-proxy: healthy while starting up (no sync yet, however long the first listing takes)
+        // and while nothing waits; unhealthy once a change has waited healthTimeout.
+        guard values.lastSuccess != nil, let queued = values.oldestQueuedChange else { return (true, values.lastSuccess, current) }
         return (current - queued < healthTimeout, values.lastSuccess, current)
     }
 
