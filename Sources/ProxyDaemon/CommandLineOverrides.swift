@@ -1,3 +1,4 @@
+import Foundation
 import ProxyModel
 
 /// kube-proxy's common flags, applied over the config file (flags win, as in kube-proxy). Each value
@@ -55,5 +56,3 @@ public struct CommandLineOverrides: Sendable, Equatable {
         }
     }
 }
-
-import Foundation

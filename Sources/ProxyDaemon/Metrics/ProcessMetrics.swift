@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The standard `process_*` metrics, read from /proc/self at scrape time.
 final class ProcessMetrics: Sendable {
@@ -65,5 +66,3 @@ struct ProcStat {
         return nil
     }
 }
-
-import Synchronization

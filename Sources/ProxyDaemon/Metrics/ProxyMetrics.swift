@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// Everything `/metrics` shows: one Prometheus registry per daemon (so tests can run several), the
 /// sync metrics the runner records, and collectors that refresh pull-style values (process, proxy
@@ -29,8 +30,6 @@ public final class ProxyMetrics: Sendable {
 
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 }
-
-import Synchronization
 
 /// A name and help text as the registry wants them (our names are written out whole, as kube-proxy's are).
 func metric(_ name: String, _ help: String) -> MetricNameDescriptor {

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// sd_notify(3) without libsystemd: one datagram to the unix socket in `$NOTIFY_SOCKET` (a path, or
 /// `@name` in the abstract namespace). A no-op when not started by systemd with `Type=notify`.
@@ -42,5 +43,3 @@ final class ReadinessNotifier: SyncObserver {
         if first { _ = send("READY=1\nSTATUS=rules programmed") }
     }
 }
-
-import Synchronization
