@@ -82,7 +82,7 @@ let package = Package(
         // ProxyDaemon too: one test drives the cleanup through the sync runner, as the daemon does.
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "ProxyDaemon"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios"]),
     ],
     swiftLanguageModes: [.v6]
 )

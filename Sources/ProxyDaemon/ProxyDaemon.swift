@@ -1,10 +1,12 @@
 import Conntrack
+import Dispatch
 import FileSource
 import Foundation
 import Logging
 import Metrics
 import Prometheus
 import ProxyModel
+import RuleSync
 import Synchronization
 import UserspaceProxy
 
@@ -36,8 +38,8 @@ public struct ProxyDaemon: Sendable {
         logger.info("manifests loaded", metadata: ["path": "\(config.manifests ?? "")",
                                                    "services": "\(initial.manifests.services.count)", "endpointSlices": "\(initial.manifests.slices.count)"])
 
-        let dataplane = try makeDataplane()
         let metrics = ProxyMetrics()
+        let dataplane = try makeDataplane(metrics: metrics.sync)
         Self.bootstrapMetricsSystem(metrics.registry)
         if let userspace = dataplane as? UserspaceDataplane {
             let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() })
@@ -125,9 +127,19 @@ public struct ProxyDaemon: Sendable {
 
     /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
     /// The userspace proxy installs nothing that outlives the process. Each rule backend adds its own
-    /// step to `cleanupSteps` (nftables: delete our table; iptables: delete our chains and jumps);
-    /// conntrack state is left alone.
-    public func cleanup() throws {
+    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables, when it lands: our table),
+    /// whatever the configured mode; conntrack state is left alone.
+    public func cleanup() async throws {
+        // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
+        // main thread or the cooperative pool (a child's exit is not reaped while those are blocked).
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue(label: "swift-kube-proxy.cleanup").async {
+                continuation.resume(with: Result { try self.runCleanupSteps() })
+            }
+        }
+    }
+
+    private func runCleanupSteps() throws {
         var failures: [String] = []
         for step in Self.cleanupSteps {
             do {
@@ -144,6 +156,8 @@ public struct ProxyDaemon: Sendable {
     /// this program created and succeed when there is nothing to remove.
     static let cleanupSteps: [(name: String, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
         ("userspace", { _, _ in }),
+        // Our SKP- chains and the jumps to them, in whichever iptables (nft, legacy) holds them.
+        ("iptables", { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
     ]
 
     public struct CleanupError: Error, CustomStringConvertible {
@@ -151,7 +165,7 @@ public struct ProxyDaemon: Sendable {
         public var description: String { "cleanup failed: " + failures.joined(separator: "; ") }
     }
 
-    private func makeDataplane() throws -> any Dataplane {
+    private func makeDataplane(metrics: SyncMetrics?) throws -> any Dataplane {
         switch config.mode {
         case .userspace:
             var tuning = ProxyTuning()
@@ -163,7 +177,10 @@ public struct ProxyDaemon: Sendable {
             tuning.bufferSize = config.userspace.bufferSize
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
             return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, logger: logger)
-        case .nftables, .iptables:
+        case .iptables:
+            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice)
+            return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
+        case .nftables:
             throw ConfigError(file: "", key: "mode", message: "\"\(config.mode.rawValue)\" is not built yet")
         }
     }

@@ -59,7 +59,7 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         let logger = Logger(label: "swift-kube-proxy")
         if cleanup {
             let base = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
-            try ProxyDaemon(config: base, logger: logger).cleanup()
+            try await ProxyDaemon(config: base, logger: logger).cleanup()
             return
         }
         var overrides = CommandLineOverrides()

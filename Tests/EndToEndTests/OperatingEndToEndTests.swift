@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// The real binary as systemd and Prometheus see it: READY=1 on $NOTIFY_SOCKET after the first
-/// sync, /metrics and /healthz on the configured addresses, --cleanup exiting 0.
+/// sync, /metrics and /healthz on the configured addresses, --cleanup removing only what is ours.
 @Suite struct OperatingEndToEndTests {
     @Test func readyIsNotifiedAfterTheFirstSyncAndTheEndpointsAnswer() async throws {
         let dir = try ProxyProcess.scratchDirectory()
@@ -38,14 +38,47 @@ import Testing
         #expect(notify.receive()?.hasPrefix("STOPPING=1") == true)
     }
 
-    @Test func cleanupExitsZero() throws {
+    /// `--cleanup` in a namespace of the test's own (never the host's rules): our SKP- chains and the
+    /// jumps to them go, a chain of someone else's stays, and the exit status is 0.
+    @Test(.enabled(if: getuid() == 0, "needs root for network namespaces"))
+    func cleanupRemovesOurChainsAndNothingElse() throws {
+        let ns = "skp-cleanup-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+        _ = try shell(["ip", "netns", "add", ns])
+        defer { _ = try? shell(["ip", "netns", "delete", ns]) }
+        // Foundation's Process (which runs iptables-save) needs a working loopback, as every node has.
+        _ = try shell(["ip", "-n", ns, "link", "set", "lo", "up"])
+        _ = try shell(["ip", "netns", "exec", ns, "iptables-nft-restore", "--noflush"], input: """
+            *nat
+            :SKP-SERVICES - [0:0]
+            :OTHER-CHAIN - [0:0]
+            -A OUTPUT -j SKP-SERVICES
+            -A OUTPUT -j OTHER-CHAIN
+            COMMIT
+
+            """)
+        let (status, output) = try shell(["timeout", "60", "ip", "netns", "exec", ns, ProxyProcess.binary, "--cleanup"])
+        #expect(status == 0, "\(output)")
+        let (_, after) = try shell(["ip", "netns", "exec", ns, "iptables-nft-save", "-t", "nat"])
+        #expect(!after.contains("SKP-"), "\(after)")
+        #expect(after.contains(":OTHER-CHAIN"), "\(after)")
+        #expect(after.contains("-A OUTPUT -j OTHER-CHAIN"), "\(after)")
+    }
+
+    @discardableResult
+    func shell(_ args: [String], input: String = "") throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        process.arguments = ["--cleanup"]
-        process.standardError = FileHandle.nullDevice
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = args
+        let stdin = Pipe(), out = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = out
+        process.standardError = out
         try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
 

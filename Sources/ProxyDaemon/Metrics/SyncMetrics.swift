@@ -111,6 +111,13 @@ public final class SyncMetrics: Sendable {
         registry.makeCounter(descriptor: d, labels: [("code", "\(code)")]).increment()
     }
 
+    /// kube-proxy's `kubeproxy_sync_proxy_rules_iptables_total{table}`: rules of ours installed, per table.
+    func rulesInstalled(_ totals: [String: Int], dataplane: String) {
+        guard dataplane == "iptables" else { return }
+        let d = metric("kubeproxy_sync_proxy_rules_iptables_total", "Total number of iptables rules owned by kube-proxy")
+        for (table, count) in totals { registry.makeGauge(descriptor: d, labels: [("table", table)]).set(to: Double(count)) }
+    }
+
     func conntrackEntriesDeleted(_ n: Int) {
         if n > 0 { conntrackDeleted.increment(by: Int64(n)) }
     }
