@@ -17,6 +17,10 @@ public final class ProxyMetrics: Sendable {
         addCollector { process.collect() }
     }
 
+    /// A swift-metrics factory writing into this registry (for modules that count through swift-metrics,
+    /// such as the Kubernetes source's watch counters).
+    public var metricsFactory: PrometheusMetricsFactory { PrometheusMetricsFactory(registry: registry) }
+
     /// Registers a refresh that runs before every scrape.
     public func addCollector(_ collect: @escaping @Sendable () -> Void) {
         collectors.withLock { $0.append(collect) }
