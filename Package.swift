@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -60,6 +61,9 @@ let package = Package(
             dependencies: ["CLinuxSyscalls", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NFTables", dependencies: ["CNetfilter"]),
+        // libmnl + ctnetlink headers, in the include order glibc needs (see its shim.h).
+        .systemLibrary(name: "CConntrack"),
+        .target(name: "Conntrack", dependencies: ["CConntrack", "ProxyModel"]),
         .target(
             name: "RuleSync",
             dependencies: ["ProxyModel", "NFTables", .product(name: "Logging", package: "swift-log")]
@@ -67,9 +71,14 @@ let package = Package(
         .target(
             name: "ProxyDaemon",
             dependencies: [
-                "ProxyModel", "FileSource", "KubernetesSource", "UserspaceProxy", "RuleSync",
+                "ProxyModel", "FileSource", "KubernetesSource", "UserspaceProxy", "RuleSync", "Conntrack",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -100,6 +109,8 @@ let package = Package(
         // Backend-agnostic real-packet scenarios (network namespaces), shared by the rule backends' tests.
         .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
+        // ProxyDaemon too: one test drives the cleanup through the sync runner, as the daemon does.
+        .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "ProxyDaemon"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
         // Launching the real binary and talking to it over loopback, for every end-to-end test.
         .target(name: "EndToEndSupport", path: "Tests/EndToEndSupport"),

@@ -5,7 +5,10 @@ set -euo pipefail
 
 build=(pkg-config libnftnl-dev libmnl-dev)
 runtime=(nftables iptables iproute2 conntrack)
-test_extra=(curl)
+# prometheus: for promtool (lints /metrics in the tests); systemd: systemd-analyze verify of the unit.
+test_extra=(curl prometheus systemd)
+# PyPI: the Kubernetes OpenAPI schemas and a strict validator for deploy/*.yaml.
+test_pip=(kubernetes-validate)
 bench_extra=(haproxy nginx libnginx-mod-stream iperf3 wrk socat valgrind)
 
 case "${1:-build}" in
@@ -20,6 +23,12 @@ missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+if [[ "${1:-build}" == test || "${1:-build}" == bench ]]; then
+  for p in "${test_pip[@]}"; do
+    python3 -m pip show -q "$p" >/dev/null 2>&1 || python3 -m pip install -q "$p"
+  done
+fi
 ((${#missing[@]})) || exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -36,6 +36,11 @@ extension ProxyConfig {
         }
         var config = ProxyConfig()
         guard let root else { return config }
+        if KubeProxyConfiguration.isKubeProxyConfiguration(root) {
+            config = try KubeProxyConfiguration.parse(root, file: file)
+            try config.validate(file: file, root: root)
+            return config
+        }
         var top = try ConfigMapping(root, file: file, path: "")
         if let v = try top.enumeration("mode", Mode.self) { config.mode = v }
         if let v = try top.enumeration("source", Source.self) { config.source = v }
@@ -122,10 +127,17 @@ struct ConfigMapping {
         return ConfigError(file: file, line: at?.line, column: at?.column, key: name(key), message: message)
     }
 
+    /// The node of `key` as written (null included), marking the key as known.
+    mutating func rawValue(_ key: String) -> Node? {
+        known.insert(key)
+        return mapping[key]
+    }
+
     private mutating func value(_ key: String) -> Node? {
         known.insert(key)
         guard let node = mapping[key] else { return nil }
-        if case .scalar(let s) = node, s.tag.description == Tag.Name.null.rawValue || (s.string.isEmpty && s.style == .plain) {
+        if case .scalar(let s) = node, s.tag.description == Tag.Name.null.rawValue
+            || (s.style == .plain && ["", "null", "Null", "NULL", "~"].contains(s.string)) {
             return nil   // `key:` or `key: null` means "use the default"
         }
         return node
@@ -174,8 +186,9 @@ struct ConfigMapping {
         return v
     }
 
-    mutating func hostPort(_ key: String) throws(ConfigError) -> String? {
+    mutating func hostPort(_ key: String, allowEmpty: Bool = false) throws(ConfigError) -> String? {
         guard let (text, node) = try scalar(key, expected: "host:port") else { return nil }
+        if allowEmpty && text.isEmpty { return text }
         guard BindAddress(text) != nil else { throw error(key, node, "expected host:port such as 0.0.0.0:10256 or [::1]:10249, found \"\(text)\"") }
         return text
     }

@@ -1,9 +1,14 @@
+import Conntrack
+import Dispatch
 import FileSource
 import Foundation
 import KubernetesSource
 import Logging
+import Metrics
+import Prometheus
 import ProxyModel
 import RuleSync
+import Synchronization
 import UserspaceProxy
 
 /// Wires a config into running parts: a source feeding the store, the sync runner, the dataplane.
@@ -29,30 +34,55 @@ public struct ProxyDaemon: Sendable {
     /// (unreadable manifests, say) are thrown before anything is programmed.
     public func run() async throws {
         let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
-        let source = try startSource(store: store)
-        let dataplane = try makeDataplane()
+        let metrics = ProxyMetrics()
+        Self.bootstrapMetricsSystem(metrics.registry)
+        let source = try startSource(store: store, metrics: metrics)
+        let dataplane = try makeDataplane(metrics: metrics.sync)
+        if let userspace = dataplane as? UserspaceDataplane {
+            let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() })
+            metrics.addCollector { perService.collect() }
+        }
+
+        let status = SyncStatus()
+        let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store, metrics: metrics.sync)
+        let serviceHealth = ServiceHealthServers(proxyHealthy: { health.isHealthy }, logger: logger)
+        var observers: [any SyncObserver] = []
+        if dataplane.natsInKernel {
+            observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
+        }
+        observers.append(serviceHealth)
+        observers.append(ReadinessNotifier())
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
-                                syncPeriod: config.syncPeriod, logger: logger)
+                                syncPeriod: config.syncPeriod, status: status, metrics: metrics.sync,
+                                observers: observers, logger: logger)
+
+        let servers = OpenServers()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await source() }
             group.addTask { await runner.run() }
-            // Both parts run until cancelled; whichever ends first ends the other.
+            group.addTask { await self.serve(metrics: metrics, health: health, into: servers) }
+            // The parts run until cancelled; whichever ends first ends the others.
             try await group.next()
             group.cancelAll()
         }
+        SystemdNotify.send("STOPPING=1")
         if let userspace = dataplane as? UserspaceDataplane {
             logger.info("draining open connections", metadata: ["gracePeriod": "\(Self.shutdownGracePeriod)"])
             await userspace.proxy.shutdown(gracePeriod: Self.shutdownGracePeriod)
         }
+        await serviceHealth.closeAll()
+        for server in servers.all { await server.close() }
         store.finish()
     }
 
     /// Reads what must be there before anything is programmed (the manifests; the Kubernetes
     /// connection settings), and returns the part that keeps the store current until cancelled.
-    private func startSource(store: ClusterStore) throws -> @Sendable () async throws -> Void {
+    private func startSource(store: ClusterStore, metrics: ProxyMetrics) throws -> @Sendable () async throws -> Void {
         switch config.source {
         case .file:
             let source = FileSource(path: config.manifests ?? "", store: store, logger: logger, proxyName: config.serviceProxyName)
+            let reloads = ManifestReloadMetrics(registry: metrics.registry, source: source)
+            metrics.addCollector { reloads.collect() }
             let initial = try source.loadInitial()
             logger.info("manifests loaded", metadata: ["path": "\(config.manifests ?? "")", "services": "\(initial.manifests.services.count)",
                                                        "endpointSlices": "\(initial.manifests.slices.count)"])
@@ -61,14 +91,100 @@ public struct ProxyDaemon: Sendable {
             let source = try KubernetesSource(
                 config: KubernetesSourceConfig(
                     kubeconfigPath: config.kubeconfig, nodeName: nodeName, proxyName: config.serviceProxyName,
-                    endpointsSource: config.endpointsSource == .endpoints ? .endpoints : .endpointSlices),
+                    endpointsSource: config.endpointsSource == .endpoints ? .endpoints : .endpointSlices,
+                    metricsFactory: metrics.metricsFactory),
                 store: store, logger: logger)
             logger.info("watching the Kubernetes API", metadata: ["node": "\(nodeName)"])
             return { try await source.run() }
         }
     }
 
-    private func makeDataplane() throws -> any Dataplane {
+    /// `/metrics` on metricsBindAddress, `/healthz` + `/livez` on healthzBindAddress (port 0 in either
+    /// turns that server off). As in kube-proxy, a port that cannot be bound is not fatal: it is
+    /// logged and tried again every 5 seconds. Returns when every server is bound (or on cancellation).
+    private func serve(metrics: ProxyMetrics, health: ProxyHealth, into servers: OpenServers) async {
+        let metricsHandler: HTTPServer.Handler = { path in
+            switch path {
+            case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
+            case "/healthz": health.livez()
+            default: .notFound
+            }
+        }
+        let wanted: [(String, String, HTTPServer.Handler)] = [
+            ("metrics", config.metricsBindAddress, metricsHandler),
+            ("healthz", config.healthzBindAddress, { health.handle($0) }),
+        ]
+        await withTaskGroup(of: Void.self) { group in
+            for (name, text, handler) in wanted {
+                guard let address = BindAddress(text), address.port != 0 else { continue }
+                group.addTask {
+                    while !Task.isCancelled {
+                        do {
+                            let server = try await HTTPServer.start(host: "\(address.host)", port: address.port, handler: handler)
+                            servers.add(server)
+                            logger.info("serving \(name)", metadata: ["address": "\(address)"])
+                            return
+                        } catch {
+                            logger.error("cannot serve \(name), retrying in 5s", metadata: ["address": "\(address)", "error": "\(error)"])
+                            try? await Task.sleep(for: .seconds(5))
+                        }
+                    }
+                }
+            }
+        }
+        // Bound (or told to stop): wait for cancellation with the other parts.
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+    }
+
+    private static let metricsBootstrapped = Mutex(false)
+
+    /// Routes swift-metrics (`Counter(label:)` etc. in any module) into the same registry, once per process.
+    private static func bootstrapMetricsSystem(_ registry: PrometheusCollectorRegistry) {
+        let first = metricsBootstrapped.withLock { done in defer { done = true }; return !done }
+        if first { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+    }
+
+    /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
+    /// The userspace proxy installs nothing that outlives the process. Each rule backend adds its own
+    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables, when it lands: our table),
+    /// whatever the configured mode; conntrack state is left alone.
+    public func cleanup() async throws {
+        // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
+        // main thread or the cooperative pool (a child's exit is not reaped while those are blocked).
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue(label: "swift-kube-proxy.cleanup").async {
+                continuation.resume(with: Result { try self.runCleanupSteps() })
+            }
+        }
+    }
+
+    private func runCleanupSteps() throws {
+        var failures: [String] = []
+        for step in Self.cleanupSteps {
+            do {
+                try step.run(config, logger)
+                logger.info("cleaned up", metadata: ["backend": "\(step.name)"])
+            } catch {
+                failures.append("\(step.name): \(error)")
+            }
+        }
+        if !failures.isEmpty { throw CleanupError(failures: failures) }
+    }
+
+    /// The rule backends' cleanup steps, run in order by `cleanup()`. Each must remove only objects
+    /// this program created and succeed when there is nothing to remove.
+    static let cleanupSteps: [(name: String, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
+        ("userspace", { _, _ in }),
+        // Our SKP- chains and the jumps to them, in whichever iptables (nft, legacy) holds them.
+        ("iptables", { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
+    ]
+
+    public struct CleanupError: Error, CustomStringConvertible {
+        public var failures: [String]
+        public var description: String { "cleanup failed: " + failures.joined(separator: "; ") }
+    }
+
+    private func makeDataplane(metrics: SyncMetrics?) throws -> any Dataplane {
         switch config.mode {
         case .userspace:
             var tuning = ProxyTuning()
@@ -81,10 +197,19 @@ public struct ProxyDaemon: Sendable {
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
             return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, logger: logger)
         case .iptables:
-            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice)
-            return RuleSyncDataplane(name: "iptables", backend: backend, logger: logger)
+            // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not
+            // by the backend's conntrack(8) fallback.
+            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice, cleansConntrack: false)
+            return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
         case .nftables:
             throw ConfigError(file: "", key: "mode", message: "\"\(config.mode.rawValue)\" is not built yet")
         }
     }
+}
+
+/// The HTTP servers bound so far, closed on shutdown.
+final class OpenServers: Sendable {
+    private let servers = Mutex<[HTTPServer]>([])
+    func add(_ server: HTTPServer) { servers.withLock { $0.append(server) } }
+    var all: [HTTPServer] { servers.withLock { $0 } }
 }

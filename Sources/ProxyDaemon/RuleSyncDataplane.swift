@@ -10,10 +10,14 @@ final class RuleSyncDataplane: Dataplane {
     let backend: any RuleSyncBackend
     private let logger: Logger
     private let queue: DispatchQueue
+    private let metrics: SyncMetrics?
+    /// Rules NAT in the kernel: removed endpoints leave conntrack entries to delete after a sync.
+    var natsInKernel: Bool { true }
 
-    init(name: String, backend: any RuleSyncBackend, logger: Logger) {
+    init(name: String, backend: any RuleSyncBackend, metrics: SyncMetrics? = nil, logger: Logger) {
         self.name = name
         self.backend = backend
+        self.metrics = metrics
         self.logger = logger
         queue = DispatchQueue(label: "swift-kube-proxy.\(name)-sync")
     }
@@ -25,6 +29,7 @@ final class RuleSyncDataplane: Dataplane {
                 continuation.resume(with: Result { try backend.sync(snapshot, changes: full ? nil : diff) })
             }
         }
+        metrics?.rulesInstalled(report.totalRules, dataplane: name)
         logger.debug("rules written", metadata: ["dataplane": "\(name)", "full": "\(report.full)", "rules": "\(report.rulesWritten)",
                                                  "bytes": "\(report.bytesWritten)", "noLocalEndpoints": "\(report.noLocalEndpoints)"])
     }

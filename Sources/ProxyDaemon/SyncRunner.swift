@@ -11,14 +11,19 @@ public final class SyncRunner: Sendable {
     private let schedule: SyncSchedule
     private let logger: Logger
     public let status: SyncStatus
+    private let metrics: SyncMetrics?
+    private let observers: [any SyncObserver]
     private let wakeup = Wakeup()
 
     public init(store: ClusterStore, dataplane: any Dataplane, minSyncPeriod: Duration, syncPeriod: Duration,
-                status: SyncStatus = SyncStatus(), logger: Logger) {
+                status: SyncStatus = SyncStatus(), metrics: SyncMetrics? = nil, observers: [any SyncObserver] = [],
+                logger: Logger) {
         self.store = store
         self.dataplane = dataplane
         schedule = SyncSchedule(minSyncPeriod: minSyncPeriod, syncPeriod: syncPeriod)
         self.status = status
+        self.metrics = metrics
+        self.observers = observers
         self.logger = logger
     }
 
@@ -26,7 +31,10 @@ public final class SyncRunner: Sendable {
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await _ in self.store.changes { self.wakeup.signal() }
+                for await _ in self.store.changes {
+                    self.changesQueued()
+                    self.wakeup.signal()
+                }
             }
             group.addTask { await self.loop() }
             await group.next()
@@ -46,6 +54,8 @@ public final class SyncRunner: Sendable {
         }
         var schedule = self.schedule
         var forced = true
+        // The last snapshot a sync programmed: stale flows and observers compare against it.
+        var programmed: ProxySnapshot?
         while !Task.isCancelled {
             if !forced {
                 let woken = await wakeup.wait(for: max(.zero, schedule.deadline() - now()))
@@ -62,23 +72,39 @@ public final class SyncRunner: Sendable {
             let full = schedule.mustBeFull(at: start)
             // A wake-up whose change was already taken by the previous sync has nothing to do.
             if !full && !store.hasPendingChanges { continue }
-            let (snapshot, diff, _) = store.takeSnapshot()
+            metrics?.changesTaken(pending: store.pendingChanges)
+            let (snapshot, diff, triggerTimes) = store.takeSnapshot()
             let wallStart = Date().timeIntervalSince1970
             do {
                 try await dataplane.apply(snapshot, diff: diff, full: full)
                 let elapsed = now() - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 schedule.record(syncAt: start, full: full, succeeded: true)
+                let wallEnd = Date().timeIntervalSince1970
+                let stillPending = store.oldestPendingChange
                 status.record {
                     $0.lastSuccess = wallStart
                     $0.consecutiveFailures = 0
                     $0.syncs += 1
-                    $0.lastDurationSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                    $0.lastDurationSeconds = seconds
                     $0.generation = snapshot.generation
+                    // Changes queued during the sync are still waiting; the rest are programmed.
+                    $0.oldestQueuedChange = stillPending
                 }
+                metrics?.syncRan(seconds: seconds, full: full)
+                metrics?.syncSucceeded(at: wallEnd, triggerTimes: triggerTimes, snapshot: snapshot)
+                // After a failed sync the store's diff is relative to a snapshot that was never programmed.
+                let sinceProgrammed = programmed.map { $0.generation == snapshot.generation - 1 ? diff : SnapshotDiff(from: $0, to: snapshot) } ?? diff
+                let completed = CompletedSync(previous: programmed, snapshot: snapshot, diff: sinceProgrammed, full: full)
+                programmed = snapshot
+                for observer in observers { await observer.synced(completed) }
                 logger.debug("synced", metadata: ["dataplane": "\(dataplane.name)", "full": "\(full)",
                                                   "servicePorts": "\(snapshot.servicePorts.count)", "changed": "\(diff.changed.count)",
                                                   "took": "\(elapsed)"])
             } catch {
+                let elapsed = now() - start
+                metrics?.syncRan(seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, full: full)
+                metrics?.syncFailed(dataplane: dataplane.name)
                 schedule.record(syncAt: start, full: full, succeeded: false)
                 status.record {
                     $0.lastFailure = wallStart
@@ -91,5 +117,15 @@ public final class SyncRunner: Sendable {
             // Changes that arrived during the sync are picked up by the next wait (the wake-up is pending).
             if store.hasPendingChanges { wakeup.signal() }
         }
+    }
+
+    /// A source recorded something: remember when the oldest unprogrammed change arrived (for
+    /// /healthz) and publish the queue to the metrics.
+    private func changesQueued() {
+        guard store.hasPendingChanges else { return }
+        let now = Date().timeIntervalSince1970
+        let queuedAt = store.oldestPendingChange ?? now
+        status.record { if $0.oldestQueuedChange == nil { $0.oldestQueuedChange = queuedAt } }
+        metrics?.changesQueued(pending: store.pendingChanges, at: now)
     }
 }

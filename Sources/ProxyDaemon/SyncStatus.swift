@@ -10,6 +10,9 @@ public final class SyncStatus: Sendable {
         public var syncs = 0
         public var lastDurationSeconds: Double?
         public var generation = 0
+        /// Wall-clock seconds of the oldest change not yet programmed (kube-proxy's "oldest pending
+        /// queued"); nil when everything recorded is in force.
+        public var oldestQueuedChange: Double?
     }
 
     private let values = Mutex(Values())

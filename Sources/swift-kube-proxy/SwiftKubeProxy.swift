@@ -8,30 +8,82 @@ struct SwiftKubeProxy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swift-kube-proxy",
         abstract: "A node-level Service proxy and load balancer that replaces kube-proxy.",
+        discussion: "The config file is our YAML (see config.example.yaml) or an upstream KubeProxyConfiguration. "
+            + "kube-proxy's flags below override the file.",
         version: ProxyDaemon.version)
 
-    @Option(help: "The config file (YAML). See config.example.yaml.")
-    var config: String
+    @Option(help: "The config file: our YAML, or a kubeproxy.config.k8s.io/v1alpha1 KubeProxyConfiguration.")
+    var config: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Flag(help: "Remove everything this program installed on the node, then exit.")
+    var cleanup = false
+
+    // kube-proxy's flags, with its spellings.
+    @Option(help: "Path to a kubeconfig file (implies the Kubernetes source).")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("hostname-override"), help: "The name of this node, instead of the hostname.")
+    var hostnameOverride: String?
+
+    @Option(name: .customLong("proxy-mode"), help: "userspace, nftables or iptables.")
+    var proxyMode: String?
+
+    @Option(name: .customLong("cluster-cidr"), help: "Pod network ranges, comma-separated.")
+    var clusterCIDR: String?
+
+    @Option(name: .customLong("metrics-bind-address"), help: "host:port of /metrics.")
+    var metricsBindAddress: String?
+
+    @Option(name: .customLong("healthz-bind-address"), help: "host:port of /healthz and /livez.")
+    var healthzBindAddress: String?
+
+    @Option(name: .customLong("nodeport-addresses"), help: "CIDRs (comma-separated) of the node addresses NodePorts are served on.")
+    var nodePortAddresses: String?
+
+    @Option(name: .customLong("masquerade-all"), help: "SNAT all traffic to Service addresses (true or false).")
+    var masqueradeAll: Bool?
+
+    @Option(name: .customLong("v"), help: "kube-proxy's log verbosity: 0-1 info, 2-4 debug, 5+ trace (overrides --log-level).")
+    var verbosity: Int?
+
     func run() async throws {
-        let level = logLevel
+        let level = verbosity.map { $0 >= 5 ? Logger.Level.trace : $0 >= 2 ? .debug : .info } ?? logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "swift-kube-proxy")
-        let proxyConfig: ProxyConfig
+        if cleanup {
+            let base = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
+            try await ProxyDaemon(config: base, logger: logger).cleanup()
+            return
+        }
+        var overrides = CommandLineOverrides()
+        overrides.kubeconfig = kubeconfig
+        overrides.hostnameOverride = hostnameOverride
+        overrides.proxyMode = proxyMode
+        overrides.clusterCIDR = clusterCIDR
+        overrides.metricsBindAddress = metricsBindAddress
+        overrides.healthzBindAddress = healthzBindAddress
+        overrides.nodePortAddresses = nodePortAddresses
+        overrides.masqueradeAll = masqueradeAll
+        var proxyConfig: ProxyConfig
         do {
-            proxyConfig = try ProxyConfig.load(file: config)
+            proxyConfig = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
+            try overrides.apply(to: &proxyConfig)
+            if proxyConfig.source == .file && proxyConfig.manifests == nil {
+                throw ConfigError(file: "command line", key: "--config", message: "a config file naming the manifests is required")
+            }
         } catch {
             throw ValidationError("\(error)")
         }
+        let finalConfig = proxyConfig
         try await StopSignals.runUntilStopped(logger: logger) {
-            try await ProxyDaemon(config: proxyConfig, logger: logger).run()
+            try await ProxyDaemon(config: finalConfig, logger: logger).run()
         }
     }
 }
