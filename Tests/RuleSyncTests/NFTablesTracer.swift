@@ -229,6 +229,8 @@ struct NFTablesTracer {
                 }
                 dnat = "\(ip):\(packet.dport)"
                 terminalResult = .accept
+            case .redirect:
+                fatalError("redirect is not in the backend's rules")
             case .masquerade:
                 masqueraded = true
                 terminalResult = .accept
