@@ -135,10 +135,11 @@ public struct NFTablesRenderer: Sendable {
         var out = NFTablesServiceRules()
         let name = plan.name
         let proto = Self.proto(plan.protocol)
-        let svcChain = N.clusterPolicy(name)
-        let localChain = N.localPolicy(name)
-        let extChain = N.external(name)
-        let fwChain = N.firewall(name)
+        // Each name hashes its base once (SHA-256), not once per use.
+        let base = N.serviceBase(name)
+        let svcChain = "service-" + base, localChain = "local-" + base, extChain = "external-" + base, fwChain = "firewall-" + base
+        var endpointBases: [String: String] = [:]
+        for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
         let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
         let comment = name.description
         func key(_ address: IPAddress, _ port: Int) -> NFTValue {
@@ -229,17 +230,17 @@ public struct NFTablesRenderer: Sendable {
 
         if plan.usesClusterEndpoints {
             let masq = internalChain == svcChain ? masqueradeInternal : []
-            out.chains.append(NFTablesChainRules(chain(svcChain), masq + endpointChoice(plan, plan.clusterEndpoints, in: svcChain)))
+            out.chains.append(NFTablesChainRules(chain(svcChain), masq + endpointChoice(plan, plan.clusterEndpoints, bases: endpointBases, in: svcChain)))
         }
         if plan.usesLocalEndpoints {
             let masq = internalChain == localChain ? masqueradeInternal : []
-            out.chains.append(NFTablesChainRules(chain(localChain), masq + endpointChoice(plan, plan.localEndpoints, in: localChain)))
+            out.chains.append(NFTablesChainRules(chain(localChain), masq + endpointChoice(plan, plan.localEndpoints, bases: endpointBases, in: localChain)))
         }
         for ep in plan.reachableEndpoints {
-            let epChain = N.endpoint(name, ep)
+            let epChain = "endpoint-" + endpointBases[ep.description]!
             var rules = [rule(epChain, [.match(saddr, Self.value(ep.address)), .jump(N.markForMasquerade)], comment: "hairpin")]
             if let timeout = plan.affinityTimeoutSeconds {
-                let set = N.affinity(name, ep)
+                let set = "affinity-" + endpointBases[ep.description]!
                 out.sets.append(.set(set, in: table, key: addressType, flags: [.dynamic, .timeout], timeout: .seconds(timeout)))
                 rules.append(rule(epChain, [.dynset(.update, set: set, key: [saddr])]))
             }
@@ -251,15 +252,15 @@ public struct NFTablesRenderer: Sendable {
 
     /// Affinity lookups first (a client seen recently goes back to its endpoint), then one
     /// `numgen` rule choosing among the endpoints: `inc` (round-robin) or `random`.
-    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], in chainName: String) -> [NFTRule] {
+    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
         var rules: [NFTRule] = []
         if plan.affinityTimeoutSeconds != nil {
             for ep in endpoints {
-                rules.append(rule(chainName, [.lookup([saddr], set: N.affinity(plan.name, ep)), .goto(N.endpoint(plan.name, ep))]))
+                rules.append(rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!), .goto("endpoint-" + bases[ep.description]!)]))
             }
         }
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
-        rules.append(rule(chainName, [.numgen(mode, vmap: endpoints.map { .goto(N.endpoint(plan.name, $0)) })]))
+        rules.append(rule(chainName, [.numgen(mode, vmap: endpoints.map { .goto("endpoint-" + bases[$0.description]!) })]))
         return rules
     }
 }
