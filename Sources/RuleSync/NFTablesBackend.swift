@@ -65,7 +65,9 @@ public final class NFTablesBackend: RuleSyncBackend {
             var report = SyncReport(full: false)
             var firstError: (any Error)?
             for family in families {
-                var fs = states[family] ?? FamilyState()
+                // Taken out of the dictionary, so the applied model is uniquely referenced and an
+                // incremental sync edits it in place instead of copying every Service's rules.
+                var fs = states.removeValue(forKey: family) ?? FamilyState()
                 do {
                     try syncFamily(family, snapshot: snapshot, changes: changes, state: &fs, report: &report)
                 } catch {

@@ -250,17 +250,29 @@ public struct NFTablesRenderer: Sendable {
         return out
     }
 
-    /// Affinity lookups first (a client seen recently goes back to its endpoint), then one
-    /// `numgen` rule choosing among the endpoints: `inc` (round-robin) or `random`.
+    /// Affinity lookups first (a client seen recently goes back to its endpoint), then one rule per
+    /// endpoint: the i-th of n matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it:
+    /// round-robin) or `numgen random mod (n-i) 0` (probability 1/(n-i): uniform); the last always.
+    /// kube-proxy writes one `numgen … vmap { … }` with an anonymous map instead; the kernel binds
+    /// each anonymous set by walking the whole transaction, which made a full sync quadratic
+    /// (1.8 s at 1,000 Services × 10 endpoints, minutes at 10,000).
     func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
         var rules: [NFTRule] = []
+        let chains = endpoints.map { "endpoint-" + bases[$0.description]! }
         if plan.affinityTimeoutSeconds != nil {
             for ep in endpoints {
                 rules.append(rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!), .goto("endpoint-" + bases[ep.description]!)]))
             }
         }
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
-        rules.append(rule(chainName, [.numgen(mode, vmap: endpoints.map { .goto("endpoint-" + bases[$0.description]!) })]))
+        let n = chains.count
+        for (i, chain) in chains.enumerated() {
+            if i == n - 1 {
+                rules.append(rule(chainName, [.goto(chain)]))
+            } else {
+                rules.append(rule(chainName, [.numgen(mode, modulus: UInt32(n - i), equals: 0), .goto(chain)]))
+            }
+        }
         return rules
     }
 }

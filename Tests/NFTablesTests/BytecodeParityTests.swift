@@ -39,6 +39,8 @@ struct BytecodeParityTests {
         ("snat to 192.0.2.1", [.snat(to: NFTValue(ipv4: "192.0.2.1")!)]),
         ("limit rate 10/second accept", [.limit(packetsPerSecond: 10), .accept]),
         ("jump ep2 comment \"default/web:http\"", [.jump("ep2")]),
+        ("numgen inc mod 3 0 goto ep1", [.numgen(.inc, modulus: 3, equals: 0), .goto("ep1")]),
+        ("numgen random mod 2 0 goto ep2", [.numgen(.random, modulus: 2, equals: 0), .goto("ep2")]),
         ("meta l4proto tcp redirect to :8080", [.match(.l4proto, .proto(.tcp)), .redirect(toPort: 8080)]),
         ("meta l4proto udp redirect to ip daddr . meta l4proto . th dport map @redirects",
          [.match(.l4proto, .proto(.udp)), .redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "redirects")]),

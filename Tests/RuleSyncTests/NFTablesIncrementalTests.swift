@@ -101,7 +101,7 @@ final class RecordingTransport: NFTablesTransport {
         // The unchanged endpoint's chain is not rewritten.
         let kept = N.endpoint(web, eps[0])
         #expect(!commands.contains { $0.hasSuffix("swift-kube-proxy \(kept)") || $0.hasPrefix("add rule ip swift-kube-proxy \(kept) ") })
-        #expect(commands.contains { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) numgen inc mod 2 vmap") && $0.contains(kept) })
+        #expect(commands.contains { $0 == "add rule ip swift-kube-proxy \(svc) numgen inc mod 2 0 goto \(kept)" })
         #expect(report.chainsDeleted == 1)
         let total = backend.appliedRuleset(.ipv4)!.ruleCount
         #expect(report.totalRules["ip swift-kube-proxy"] == total)

@@ -177,7 +177,7 @@ extension Fixture {
         let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.0.0.0/8")!], endpointPick: .random)
         let ruleset = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41"), twoEndpoints)]), config: config)
         let chain = ruleset.services[web]!.chains.first { $0.name == NFTablesNames.clusterPolicy(web) }!
-        #expect(chain.rules.last!.description.hasPrefix("numgen random mod 2 vmap"))
+        #expect(chain.rules.map(\.description).suffix(2) == ["numgen random mod 2 0 goto \(NFTablesNames.endpoint(web, twoEndpoints[0]))", "goto \(NFTablesNames.endpoint(web, twoEndpoints[1]))"])
         #expect(NFTablesTracer(ruleset, localAddresses: [F.nodeIP]).trace(from: "10.0.1.5", to: "172.30.0.41", port: 80)
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }
