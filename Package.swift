@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "DataplaneScenarios", dependencies: ["ProxyModel"], path: "Tests/DataplaneScenarios"),
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios"]),
     ],
     swiftLanguageModes: [.v6]
 )

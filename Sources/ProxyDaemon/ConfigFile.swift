@@ -44,6 +44,9 @@ extension ProxyConfig {
         config.hostnameOverride = try top.string("hostnameOverride")
         if let v = try top.cidrs("clusterCIDR") { config.clusterCIDRs = v }
         if let v = try top.bool("masqueradeAll") { config.masqueradeAll = v }
+        if let v = try top.int("masqueradeBit", in: 0...31) { config.masqueradeBit = v }
+        if let v = try top.enumeration("endpointPick", EndpointPick.self) { config.endpointPick = v }
+        if let v = try top.enumeration("iptablesVariant", IPTablesVariant.self) { config.iptablesVariant = v }
         if let v = try top.duration("minSyncPeriod") { config.minSyncPeriod = v }
         if let v = try top.duration("syncPeriod", positive: true) { config.syncPeriod = v }
         if let v = try top.hostPort("metricsBindAddress") { config.metricsBindAddress = v }
@@ -72,9 +75,9 @@ extension ProxyConfig {
             return ConfigError(file: file, line: mark?.line, column: mark?.column, key: key, message: message)
         }
         switch mode {
-        case .userspace: break
-        case .nftables, .iptables:
-            throw fail("mode", "\"\(mode.rawValue)\" is not built yet; use userspace")
+        case .userspace, .iptables: break
+        case .nftables:
+            throw fail("mode", "\"\(mode.rawValue)\" is not built yet; use userspace or iptables")
         }
         switch source {
         case .file:

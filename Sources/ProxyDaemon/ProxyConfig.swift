@@ -6,6 +6,8 @@ public struct ProxyConfig: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable { case userspace, nftables, iptables }
     public enum Source: String, Sendable, CaseIterable { case file, kubernetes }
     public enum EndpointsSource: String, Sendable, CaseIterable { case endpointslices, endpoints }
+    public enum IPTablesVariant: String, Sendable, CaseIterable { case auto, nft, legacy }
+    public enum EndpointPick: String, Sendable, CaseIterable { case roundRobin, random }
 
     /// Tuning of the userspace proxy's event loops and relays.
     public struct Userspace: Sendable, Equatable {
@@ -34,6 +36,12 @@ public struct ProxyConfig: Sendable, Equatable {
     /// Pod network ranges; traffic from outside them is masqueraded (rule backends).
     public var clusterCIDRs: [CIDR] = []
     public var masqueradeAll = false
+    /// The fwmark bit rule backends use to flag packets for masquerade (kube-proxy's default 14).
+    public var masqueradeBit = 14
+    /// Rule backends: the next endpoint in turn, or one at random.
+    public var endpointPick: EndpointPick = .roundRobin
+    /// `mode: iptables`: which iptables to program; auto picks the one that already holds rules.
+    public var iptablesVariant: IPTablesVariant = .auto
     public var minSyncPeriod: Duration = .seconds(1)
     public var syncPeriod: Duration = .seconds(30)
     public var metricsBindAddress = "127.0.0.1:10249"

@@ -2,6 +2,7 @@ import FileSource
 import Foundation
 import Logging
 import ProxyModel
+import RuleSync
 import UserspaceProxy
 
 /// Wires a config into running parts: a source feeding the store, the sync runner, the dataplane.
@@ -61,7 +62,10 @@ public struct ProxyDaemon: Sendable {
             tuning.bufferSize = config.userspace.bufferSize
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
             return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, logger: logger)
-        case .nftables, .iptables:
+        case .iptables:
+            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice)
+            return RuleSyncDataplane(name: "iptables", backend: backend, logger: logger)
+        case .nftables:
             throw ConfigError(file: "", key: "mode", message: "\"\(config.mode.rawValue)\" is not built yet")
         }
     }

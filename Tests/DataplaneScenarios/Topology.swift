@@ -99,7 +99,7 @@ public final class Topology {
     }
 
     /// Runs the probe client in `from` and returns one result per attempt.
-    func probe(from: ProbeSource, _ p: Probe) throws -> [ProbeResult] {
+    public func probe(from: ProbeSource, _ p: Probe) throws -> [ProbeResult] {
         let nsName = from == .externalClient ? client : podClient
         let output = try Shell.run(["ip", "netns", "exec", nsName, "python3", "-c", EchoScripts.client,
                                     p.proto.rawValue.lowercased(), "\(p.address)", "\(p.port)", "\(p.count)", "\(p.timeoutSeconds)"])

@@ -32,6 +32,9 @@ import Testing
         healthzBindAddress: 0.0.0.0:10256
         endpointsSource: endpoints
         serviceProxyName: swift-kube-proxy
+        masqueradeBit: 5
+        endpointPick: random
+        iptablesVariant: legacy
         userspace:
           eventLoops: 3
           dialTimeout: 2s
@@ -46,6 +49,9 @@ import Testing
         #expect(config.masqueradeAll)
         #expect(config.clusterCIDRs.map(\.description) == ["10.244.0.0/16"])
         #expect(config.endpointsSource == .endpoints)
+        #expect(config.masqueradeBit == 5)
+        #expect(config.endpointPick == .random)
+        #expect(config.iptablesVariant == .legacy)
         #expect(config.userspace.eventLoops == 3)
         #expect(config.userspace.tcpIdleTimeout == .seconds(600))
         #expect(config.userspace.pipeSize == 131_072)
@@ -61,6 +67,8 @@ import Testing
         ("manifests: a.yaml\nnodePortAddresses: [10.0.0.0/40]\n", "c.yaml:2:21: nodePortAddresses: \"10.0.0.0/40\" is not"),
         ("manifests: a.yaml\nmode: ipvs\n", "c.yaml:2:7: mode: \"ipvs\" is not one of userspace, nftables, iptables"),
         ("manifests: a.yaml\nmode: nftables\n", "c.yaml:2:1: mode: \"nftables\" is not built yet"),
+        ("manifests: a.yaml\nmasqueradeBit: 32\n", "c.yaml:2:16: masqueradeBit: 32 is not within 0...31"),
+        ("manifests: a.yaml\niptablesVariant: both\n", "c.yaml:2:18: iptablesVariant: \"both\" is not one of auto, nft, legacy"),
         ("source: file\n", "c.yaml:1:1: manifests: required with source: file"),
         ("manifests: a.yaml\nsyncPeriod: 0s\n", "c.yaml:2:13: syncPeriod: must be greater than 0"),
         ("manifests: [a\n", "c.yaml:2:1: YAML:"),

@@ -1,0 +1,47 @@
+import Dispatch
+import Logging
+import ProxyModel
+import RuleSync
+
+/// A rule backend (iptables, nftables) as a dataplane. Its syncs block on the kernel or on
+/// `iptables-restore`, so they run on a dispatch thread, never on the cooperative pool.
+final class RuleSyncDataplane: Dataplane {
+    let name: String
+    let backend: any RuleSyncBackend
+    private let logger: Logger
+    private let queue: DispatchQueue
+
+    init(name: String, backend: any RuleSyncBackend, logger: Logger) {
+        self.name = name
+        self.backend = backend
+        self.logger = logger
+        queue = DispatchQueue(label: "swift-kube-proxy.\(name)-sync")
+    }
+
+    func apply(_ snapshot: ProxySnapshot, diff: SnapshotDiff, full: Bool) async throws {
+        let backend = self.backend
+        let report = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SyncReport, any Error>) in
+            queue.async {
+                continuation.resume(with: Result { try backend.sync(snapshot, changes: full ? nil : diff) })
+            }
+        }
+        logger.debug("rules written", metadata: ["dataplane": "\(name)", "full": "\(report.full)", "rules": "\(report.rulesWritten)",
+                                                 "bytes": "\(report.bytesWritten)", "noLocalEndpoints": "\(report.noLocalEndpoints)"])
+    }
+}
+
+extension ProxyConfig {
+    /// The settings every rule backend shares.
+    var ruleSyncConfig: RuleSyncConfig {
+        RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
+                       masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin)
+    }
+
+    var ipTablesVariantChoice: IPTablesVariantChoice {
+        switch iptablesVariant {
+        case .auto: return .auto
+        case .nft: return .nft
+        case .legacy: return .legacy
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import DataplaneScenarios
+import Foundation
+import ProxyModel
+import Testing
+
+/// The real binary in `mode: iptables`, run inside the node namespace of a test topology: a
+/// ClusterIP reaches both pods, an endpoint removed from the manifests stops receiving, and the
+/// rules stay in place when the program exits (as kube-proxy's do).
+@Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root and iproute2"))
+struct RuleBackendEndToEndTests {
+    static func manifests(pods: [Int]) -> String {
+        let endpoints = pods.map { "- addresses: [\"\(Topology.podAddress($0))\"]\n  conditions: {ready: true}" }.joined(separator: "\n")
+        return """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: default}
+        spec:
+          clusterIP: 172.30.0.41
+          ports: [{name: http, port: 80, targetPort: \(Topology.backendPort)}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: web-1
+          namespace: default
+          labels: {kubernetes.io/service-name: web}
+        addressType: IPv4
+        ports: [{name: http, port: \(Topology.backendPort)}]
+        endpoints:
+        \(endpoints)
+
+        """
+    }
+
+    @Test func iptablesModeForwardsClusterIPTrafficAndFollowsEdits() async throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let dir = try ProxyProcess.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        mode: iptables
+        source: file
+        manifests: services.yaml
+        clusterCIDR: ["\(Topology.clusterCIDR)"]
+        minSyncPeriod: 50ms
+        """.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
+        try Self.manifests(pods: [1, 2]).write(toFile: dir + "/services.yaml", atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = topology.nodeCommandPrefix + [ProxyProcess.binary, "--config", dir + "/config.yaml"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+        }
+
+        let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, count: 6, timeoutSeconds: 2)
+        func servers() -> Set<IPAddress> {
+            let results = (try? topology.probe(from: .podClient, probe)) ?? []
+            return Set(results.compactMap { if case .answered(let server, _) = $0 { server } else { nil } })
+        }
+        let both: Set = [Topology.podAddress(1), Topology.podAddress(2)]
+        #expect(await poll(tries: 50, { servers() }, until: { $0 == both }) == both)
+
+        try Self.manifests(pods: [1]).write(toFile: dir + "/services.yaml", atomically: true, encoding: .utf8)
+        let one: Set = [Topology.podAddress(1)]
+        #expect(await poll(tries: 50, { servers() }, until: { $0 == one }) == one)
+
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let rules = try Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])
+        #expect(rules.contains("SKP-SERVICES"), "exit must leave the rules in place")
+    }
+}
