@@ -199,6 +199,16 @@ final class RecordingTransport: NFTablesTransport {
         #expect(flush < delete && delete < add)
     }
 
+    @Test func noLocalEndpointsAreCountedAndFollowIncrementalSyncs() throws {
+        let (backend, _) = backend()
+        let remote = F.snapshot([(F.service(web, "172.30.0.41", nodePort: 30080, externalPolicy: .local), eps)])
+        let report = try backend.sync(remote, changes: nil)
+        #expect(report.noLocalEndpointsExternal == 1 && report.noLocalEndpointsInternal == 0)
+        let local = F.snapshot([(F.service(web, "172.30.0.41", nodePort: 30080, externalPolicy: .local), [F.endpoint("10.180.0.1", local: true)])])
+        let next = try backend.sync(local, changes: SnapshotDiff(from: remote, to: local))
+        #expect(!next.full && next.noLocalEndpoints == 0)
+    }
+
     @Test func cleanupDeletesOnlyOurTables() throws {
         let transport = RecordingTransport()
         let backend = NFTablesBackend(config: F.config, transport: transport)

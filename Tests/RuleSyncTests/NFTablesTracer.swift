@@ -205,10 +205,9 @@ struct NFTablesTracer {
                 let v = load(from, mask.bytes.count)
                 store((0..<v.count).map { (v[$0] & mask.bytes[$0]) ^ xor.bytes[$0] }, into)
             case .lookup(let set, let from, let into, let inverted):
-                let (keyLength, found) = lookup(set, from)
+                let found = lookup(set, from)
                 if inverted { return found == nil }
                 guard let found else { return false }
-                _ = keyLength
                 if into == .verdict, case .verdict(let v)? = found.value { verdictRegister = v }
                 else if let into, case .data(let d)? = found.value { store(d.bytes, into) }
             case .verdict(let v):
@@ -248,7 +247,7 @@ struct NFTablesTracer {
         }
 
         /// The element of `set` that the key in `from` matches.
-        func lookup(_ set: NFTSetReference, _ from: NFTRegister) -> (Int, NFTSetElement?) {
+        func lookup(_ set: NFTSetReference, _ from: NFTRegister) -> NFTSetElement? {
             let keyType: NFTDataType, elements: [NFTSetElement], interval: Bool
             switch set {
             case .anonymous(let a):
@@ -261,18 +260,18 @@ struct NFTablesTracer {
                     let length = packet.saddr.family == .ipv4 ? 4 : 16
                     let key = load(from, length)
                     let hit = (tracer.affinity[name] ?? []).contains { $0.bytes == key }
-                    return (length, hit ? NFTSetElement(key: NFTValue(bytes: key)) : nil)
+                    return hit ? NFTSetElement(key: NFTValue(bytes: key)) : nil
                 }
             }
             let key = load(from, keyType.length)
             for element in elements {
                 if interval, let end = element.keyEnd {
-                    if !key.lexicographicallyPrecedes(element.key.bytes) && !end.bytes.lexicographicallyPrecedes(key) { return (key.count, element) }
+                    if !key.lexicographicallyPrecedes(element.key.bytes) && !end.bytes.lexicographicallyPrecedes(key) { return element }
                 } else if element.key.bytes == key {
-                    return (key.count, element)
+                    return element
                 }
             }
-            return (key.count, nil)
+            return nil
         }
     }
 }
