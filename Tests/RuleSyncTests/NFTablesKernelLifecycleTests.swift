@@ -60,6 +60,32 @@ struct NFTablesKernelLifecycleTests {
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
     }
 
+    @Test func bothFamiliesAreProgrammedByDefault() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR, CIDR("fd00:180::/48")!]),
+                                          networkNamespace: "/run/netns/\(topology.node)")
+        let v6 = ServicePortName(service: NamespacedName(namespace: "scenario", name: "v6"), port: "http", protocol: .tcp)
+        let dual = ServicePort(name: v6, clusterIPs: [IPAddress("172.30.0.20")!, IPAddress("fd00:30::20")!], port: 80,
+                               nodePort: 30081, sessionAffinity: .clientIP(timeoutSeconds: 30))
+        let eps = [Endpoint(address: IPAddress("10.180.1.2")!, port: 8080), Endpoint(address: IPAddress("fd00:180::2")!, port: 8080)]
+        let empty = ServicePort(name: W.name, clusterIPs: [IPAddress("fd00:30::21")!], port: 80, nodePort: 30082)
+        var snapshot = ProxySnapshot(node: W.node)
+        snapshot.servicePorts[v6] = dual
+        snapshot.endpoints[v6] = eps
+        snapshot.servicePorts[W.name] = empty
+        let report = try backend.sync(snapshot, changes: nil)
+        #expect(report.totalRules.keys.sorted() == ["ip swift-kube-proxy", "ip6 swift-kube-proxy"])
+        let ip6 = try nft(topology, "list", "table", "ip6", "swift-kube-proxy")
+        #expect(ip6.contains("dnat to [fd00:180::2]:8080"))
+        #expect(ip6.contains("fd00:30::21 . tcp . 80"))
+        #expect(ip6.contains("ip6 daddr . meta l4proto . th dport vmap @service-ips"))
+        let ip4 = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(ip4.contains("dnat to 10.180.1.2:8080") && !ip4.contains("fd00"))
+        try backend.cleanup()
+        #expect(!(try nft(topology, "list", "tables")).contains("swift-kube-proxy"))
+    }
+
     @Test func aRefusedBatchLeavesThePreviousRulesAndTheNextSyncIsFull() throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
