@@ -45,8 +45,12 @@ public enum NFTablesNames {
     /// `l4proto . dport : goto reject-chain | drop` for NodePorts without (local) endpoints.
     public static let noEndpointNodePorts = "no-endpoint-nodeports"
 
+    /// `endpoint . endpoint` for every endpoint address: `ip saddr . ip daddr @hairpin-endpoints` in
+    /// postrouting finds a connection DNATed back to its own source.
+    public static let hairpinEndpoints = "hairpin-endpoints"
+
     /// The maps and sets every ruleset has (affinity sets are per endpoint).
-    public static let sharedSets = [clusterIPs, serviceIPs, serviceNodePorts, firewallIPs, noEndpointServices, noEndpointNodePorts]
+    public static let sharedSets = [clusterIPs, serviceIPs, serviceNodePorts, firewallIPs, noEndpointServices, noEndpointNodePorts, hairpinEndpoints]
 
     /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
     /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
@@ -81,8 +85,6 @@ public enum NFTablesNames {
     public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
     /// LB-IP traffic against `loadBalancerSourceRanges`.
     public static func firewall(_ name: ServicePortName) -> String { "firewall-" + serviceBase(name) }
-    /// DNAT to one endpoint.
-    public static func endpoint(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "endpoint-" + endpointBase(name, endpoint) }
     /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
     public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
 }

@@ -86,6 +86,7 @@ public struct NFTablesRenderer: Sendable {
             .map(N.firewallIPs, in: table, key: serviceKey, to: .verdict, comment: "destinations that are subject to LoadBalancerSourceRanges"),
             .map(N.noEndpointServices, in: table, key: serviceKey, to: .verdict, comment: "vmap to drop or reject packets to services with no endpoints"),
             .map(N.noEndpointNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
+            .set(N.hairpinEndpoints, in: table, key: .concat(addressType, addressType), comment: "endpoint . endpoint: a connection DNATed back to its source"),
         ]
     }
 
@@ -106,6 +107,10 @@ public struct NFTablesRenderer: Sendable {
             base(N.natOutput, .nat, .output, NFTPriority.dstnat, [N.services], newOnly: false),
             base(N.natPostrouting, .nat, .postrouting, NFTPriority.srcnat, [N.masquerading], newOnly: false),
         ]
+        // Hairpin: an endpoint that reached itself through a Service is masqueraded, or its replies
+        // would bypass the NAT. One lookup for every endpoint (kube-proxy: a rule per endpoint chain).
+        chains[chains.count - 1].rules.insert(rule(N.natPostrouting, [.lookup([saddr, daddr], set: N.hairpinEndpoints), .jump(N.markForMasquerade)],
+                                                   comment: "hairpin"), at: 0)
         chains.append(NFTablesChainRules(chain(N.firewallCheck), [rule(N.firewallCheck, [.lookup(serviceKeyFields, vmap: N.firewallIPs)])]))
         chains.append(NFTablesChainRules(chain(N.serviceEndpointsCheck),
                                          [rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, vmap: N.noEndpointServices)])]))
@@ -237,15 +242,12 @@ public struct NFTablesRenderer: Sendable {
             out.chains.append(NFTablesChainRules(chain(localChain), masq + endpointChoice(plan, plan.localEndpoints, bases: endpointBases, in: localChain)))
         }
         for ep in plan.reachableEndpoints {
-            let epChain = "endpoint-" + endpointBases[ep.description]!
-            var rules = [rule(epChain, [.match(saddr, Self.value(ep.address)), .jump(N.markForMasquerade)], comment: "hairpin")]
+            let a = Self.value(ep.address)
+            out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
             if let timeout = plan.affinityTimeoutSeconds {
-                let set = "affinity-" + endpointBases[ep.description]!
-                out.sets.append(.set(set, in: table, key: addressType, flags: [.dynamic, .timeout], timeout: .seconds(timeout)))
-                rules.append(rule(epChain, [.dynset(.update, set: set, key: [saddr])]))
+                out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
+                                     timeout: .seconds(timeout)))
             }
-            rules.append(rule(epChain, [.match(.l4proto, .proto(proto)), .dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family)]))
-            out.chains.append(NFTablesChainRules(chain(epChain), rules))
         }
         return out
     }
@@ -253,24 +255,35 @@ public struct NFTablesRenderer: Sendable {
     /// Affinity lookups first (a client seen recently goes back to its endpoint), then one rule per
     /// endpoint: the i-th of n matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it:
     /// round-robin) or `numgen random mod (n-i) 0` (probability 1/(n-i): uniform); the last always.
-    /// kube-proxy writes one `numgen … vmap { … }` with an anonymous map instead; the kernel binds
-    /// each anonymous set by walking the whole transaction, which made a full sync quadratic
-    /// (1.8 s at 1,000 Services × 10 endpoints, minutes at 10,000).
+    /// Each rule does the endpoint's work itself (affinity update, DNAT), so there is no chain per
+    /// endpoint. kube-proxy writes one `numgen … vmap { … }` with an anonymous map to endpoint chains;
+    /// the kernel binds each anonymous set by walking the whole transaction, which made a full sync
+    /// quadratic, and it revalidates every chain of the table on each commit, so fewer chains make
+    /// every sync cheaper.
     func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
         var rules: [NFTRule] = []
-        let chains = endpoints.map { "endpoint-" + bases[$0.description]! }
+        let proto = Self.proto(plan.protocol)
+        func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
+            var statements: [NFTStatement] = []
+            if plan.affinityTimeoutSeconds != nil {
+                statements.append(.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]))
+            }
+            statements.append(.match(.l4proto, .proto(proto)))
+            statements.append(.dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family))
+            return statements
+        }
         if plan.affinityTimeoutSeconds != nil {
             for ep in endpoints {
-                rules.append(rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!), .goto("endpoint-" + bases[ep.description]!)]))
+                rules.append(rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)))
             }
         }
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
-        let n = chains.count
-        for (i, chain) in chains.enumerated() {
+        let n = endpoints.count
+        for (i, ep) in endpoints.enumerated() {
             if i == n - 1 {
-                rules.append(rule(chainName, [.goto(chain)]))
+                rules.append(rule(chainName, toEndpoint(ep), comment: "\(ep)"))
             } else {
-                rules.append(rule(chainName, [.numgen(mode, modulus: UInt32(n - i), equals: 0), .goto(chain)]))
+                rules.append(rule(chainName, [.numgen(mode, modulus: UInt32(n - i), equals: 0)] + toEndpoint(ep), comment: "\(ep)"))
             }
         }
         return rules

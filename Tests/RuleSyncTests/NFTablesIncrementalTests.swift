@@ -90,19 +90,21 @@ final class RecordingTransport: NFTablesTransport {
         #expect(!report.full)
         #expect(transport.listings == 1, "a normal sync never reads the table")
         let commands = transport.lastBatch
-        let gone = N.endpoint(web, eps[1]), added = N.endpoint(web, F.endpoint("10.180.0.3")), svc = N.clusterPolicy(web)
-        #expect(commands.first == "add chain ip swift-kube-proxy \(added)")
-        #expect(commands.contains("flush chain ip swift-kube-proxy \(svc)"))
-        #expect(commands.contains("flush chain ip swift-kube-proxy \(gone)"))
-        #expect(commands.last == "delete chain ip swift-kube-proxy \(gone)")
-        // Nothing of the other Service, no shared chain, no element (the frontends did not change).
-        #expect(!commands.contains { $0.contains("/db/") || $0.contains("delete element") || $0.contains("add element") })
+        let svc = N.clusterPolicy(web)
+        #expect(commands.first == "flush chain ip swift-kube-proxy \(svc)")
+        // The Service's chain is refilled: one DNAT rule per endpoint, the new one included.
+        let rules = commands.filter { $0.hasPrefix("add rule ") }
+        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") })
+        #expect(rules.contains { $0.contains("numgen inc mod 2 0") && $0.contains("dnat ip to 10.180.0.1:8080") })
+        #expect(rules.last?.contains("dnat ip to 10.180.0.3:8080") == true)
+        // The hairpin set follows the endpoint addresses.
+        #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
+        #expect(commands.contains("add element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
+        // Nothing of the other Service, no shared chain, no other element (the frontends did not change).
+        #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains("chain ip swift-kube-proxy external-") })
         #expect(!commands.contains { $0.contains(" services") || $0.contains("table ip") })
-        // The unchanged endpoint's chain is not rewritten.
-        let kept = N.endpoint(web, eps[0])
-        #expect(!commands.contains { $0.hasSuffix("swift-kube-proxy \(kept)") || $0.hasPrefix("add rule ip swift-kube-proxy \(kept) ") })
-        #expect(commands.contains { $0 == "add rule ip swift-kube-proxy \(svc) numgen inc mod 2 0 goto \(kept)" })
-        #expect(report.chainsDeleted == 1)
+        #expect(commands.count == 1 + 1 + rules.count + 1)
+        #expect(report.chainsDeleted == 0)
         let total = backend.appliedRuleset(.ipv4)!.ruleCount
         #expect(report.totalRules["ip swift-kube-proxy"] == total)
     }
@@ -114,12 +116,13 @@ final class RecordingTransport: NFTablesTransport {
         let after = F.snapshot([(F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
-        for chain in [N.clusterPolicy(web), N.external(web), N.endpoint(web, eps[0]), N.endpoint(web, eps[1])] {
+        for chain in [N.clusterPolicy(web), N.external(web)] {
             #expect(commands.contains("delete chain ip swift-kube-proxy \(chain)"), "\(chain)")
         }
         #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy service-nodeports { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 2 elements }"))
         #expect(!commands.contains { $0.hasPrefix("add") })
         // Elements go before the chains they point to.
         let firstChainDelete = commands.firstIndex { $0.hasPrefix("delete chain") }!
@@ -169,7 +172,7 @@ final class RecordingTransport: NFTablesTransport {
         #expect(report.full)
         #expect(transport.listings == 2, "after a failure the table is read again")
         #expect(transport.lastBatch.contains("flush map ip swift-kube-proxy service-ips"))
-        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.endpoint(web, eps[1]))") == false,
+        #expect(!transport.lastBatch.contains { $0.hasPrefix("delete chain") },
                 "the listing (empty here) and the new model decide what is stale")
     }
 
@@ -177,12 +180,13 @@ final class RecordingTransport: NFTablesTransport {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)
         _ = try backend.sync(before, changes: nil)
-        let after = twoServices(webEndpoints: [eps[0]])
+        let after = F.snapshot([(F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
         let report = try backend.sync(after, changes: nil)
         #expect(report.full)
         #expect(transport.listings == 1)
         // Stale chains known from the applied model are deleted.
-        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.endpoint(web, eps[1]))"))
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.clusterPolicy(web))"))
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.external(web))"))
     }
 
     @Test func changingTheAffinityTimeoutRecreatesTheSets() throws {
@@ -193,7 +197,7 @@ final class RecordingTransport: NFTablesTransport {
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
         let set = N.affinity(web, eps[0])
-        let flush = commands.firstIndex(of: "flush chain ip swift-kube-proxy \(N.endpoint(web, eps[0]))")!
+        let flush = commands.firstIndex(of: "flush chain ip swift-kube-proxy \(N.clusterPolicy(web))")!
         let delete = commands.firstIndex(of: "delete set ip swift-kube-proxy \(set)")!
         let add = commands.firstIndex(of: "add set ip swift-kube-proxy \(set) { type ipv4_addr; }")!
         #expect(flush < delete && delete < add)
