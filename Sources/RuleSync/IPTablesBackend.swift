@@ -29,16 +29,24 @@ public final class IPTablesBackend: RuleSyncBackend {
     private struct State {
         var variant: IPTablesVariant?
         var families: [IPAddress.Family: FamilyState] = [:]
+        /// The snapshot of the last sync that succeeded everywhere: the base for stale-flow cleanup.
+        var lastApplied: ProxySnapshot?
+        var lastSyncFailed = false
     }
 
+    /// Deletes conntrack entries of UDP/SCTP flows to endpoints and frontends a sync made stale; nil: off.
+    private let conntrack: ConntrackCleanup?
+
     public init(config: RuleSyncConfig, variant: IPTablesVariantChoice = .auto, families: [IPAddress.Family] = [.ipv4, .ipv6],
-                commandPrefix: [String] = [], lockWaitSeconds: Int = 5, runner: any CommandRunner = ProcessRunner()) {
+                commandPrefix: [String] = [], lockWaitSeconds: Int = 5, cleansConntrack: Bool = true,
+                runner: any CommandRunner = ProcessRunner()) {
         self.config = config
         self.variantChoice = variant
         self.families = families
         self.commandPrefix = commandPrefix
         self.lockWaitSeconds = lockWaitSeconds
         self.runner = runner
+        conntrack = cleansConntrack ? ConntrackCleanup(commandPrefix: commandPrefix, runner: runner) : nil
     }
 
     /// The variant in use: forced by config, or detected at the first sync.
@@ -76,7 +84,17 @@ public final class IPTablesBackend: RuleSyncBackend {
                 report.noLocalEndpointsExternal += fs.noLocalExternal.count
                 for (table, n) in fs.totals { report.totalRules[table.rawValue, default: 0] += n }
             }
-            if let firstError { throw firstError }
+            if let firstError {
+                st.lastSyncFailed = true
+                throw firstError
+            }
+            // The new rules are in force: flows NATed by the old ones to what is gone are now stale.
+            if let conntrack, let last = st.lastApplied {
+                let diff = (!st.lastSyncFailed ? changes : nil) ?? SnapshotDiff(from: last, to: snapshot)
+                conntrack.delete(diff.staleFlows(from: last, to: snapshot), old: last, new: snapshot, families: families)
+            }
+            st.lastApplied = snapshot
+            st.lastSyncFailed = false
             return report
         }
     }
@@ -153,6 +171,7 @@ public final class IPTablesBackend: RuleSyncBackend {
                 }
             }
             st.families = [:]
+            st.lastApplied = nil
         }
     }
 

@@ -1,16 +1,5 @@
 import ProxyModel
 
-/// A chain owned by one Service port, with its rules (each the text after `-A CHAIN `).
-public struct IPTablesOwnedChain: Sendable, Hashable {
-    public var ref: IPTablesChainRef
-    public var rules: [String]
-
-    public init(_ ref: IPTablesChainRef, _ rules: [String]) {
-        self.ref = ref
-        self.rules = rules
-    }
-}
-
 /// What one Service port contributes to the ruleset: rules in the shared dispatch chains, and chains
 /// of its own. The unit a partial restore rewrites.
 public struct IPTablesServiceRules: Sendable, Hashable {
@@ -213,7 +202,7 @@ public struct IPTablesRenderer: Sendable {
             let masq = internalChain == svlChain ? masqueradeInternal : []
             out.chains[IPTablesChainRef(.nat, svlChain)] = masq + endpointChoice(plan, plan.localEndpoints)
         }
-        for ep in plan.reachableEndpoints {
+        for ep in plan.reachableEndpoints where IPTablesRenderer.needsEndpointChain(plan, ep) {
             let sep = C.endpoint(name, ep)
             let affinity = plan.affinityTimeoutSeconds != nil ? "-m recent --name \(sep) --set " : ""
             out.chains[IPTablesChainRef(.nat, sep)] = [
@@ -224,22 +213,40 @@ public struct IPTablesRenderer: Sendable {
         return out
     }
 
+    /// Whether an endpoint needs its own `SKP-SEP-` chain, or its DNAT can sit in the Service chain
+    /// (one rule instead of three, no chain: the main cost of `iptables-nft-restore`). It needs one
+    /// for ClientIP affinity (the chain names its `recent` list) and for hairpin masquerade, which
+    /// only an endpoint that can be the packet's own source requires: a pod on this node, or any
+    /// endpoint of a Service whose external Local policy sends pod sources (from any node) to the
+    /// cluster endpoints. Traffic from other nodes' pods otherwise reaches us already DNATed by
+    /// their own node, or through external chains that masquerade it.
+    static func needsEndpointChain(_ plan: ServiceForwardingPlan, _ ep: Endpoint) -> Bool {
+        plan.affinityTimeoutSeconds != nil || ep.isLocal || (plan.externalPolicyIsLocal && plan.isExternallyAccessible)
+    }
+
     /// Affinity lookups first, then one rule per endpoint: the i-th of n matches every (n-i)-th packet
     /// reaching it (round-robin) or with probability 1/(n-i) (random); the last always matches.
     func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint]) -> [String] {
         var rules: [String] = []
-        let chains = endpoints.map { C.endpoint(plan.name, $0) }
-        if let timeout = plan.affinityTimeoutSeconds {
-            for sep in chains { rules.append("-m recent --name \(sep) --rcheck --seconds \(timeout) --reap -j \(sep)") }
+        let proto = "-p " + plan.protocol.rawValue.lowercased()
+        let targets = endpoints.map { ep in
+            IPTablesRenderer.needsEndpointChain(plan, ep)
+                ? "-j \(C.endpoint(plan.name, ep))" : "\(proto) -j DNAT --to-destination \(ep)"
         }
-        let n = chains.count
-        for (i, sep) in chains.enumerated() {
+        if let timeout = plan.affinityTimeoutSeconds {
+            for ep in endpoints {
+                let sep = C.endpoint(plan.name, ep)
+                rules.append("-m recent --name \(sep) --rcheck --seconds \(timeout) --reap -j \(sep)")
+            }
+        }
+        let n = targets.count
+        for (i, target) in targets.enumerated() {
             if i == n - 1 {
-                rules.append("-j \(sep)")
+                rules.append(target)
             } else {
                 switch config.endpointPick {
-                case .roundRobin: rules.append("-m statistic --mode nth --every \(n - i) --packet 0 -j \(sep)")
-                case .random: rules.append("-m statistic --mode random --probability \(IPTablesRenderer.probability(n - i)) -j \(sep)")
+                case .roundRobin: rules.append("-m statistic --mode nth --every \(n - i) --packet 0 \(target)")
+                case .random: rules.append("-m statistic --mode random --probability \(IPTablesRenderer.probability(n - i)) \(target)")
                 }
             }
         }

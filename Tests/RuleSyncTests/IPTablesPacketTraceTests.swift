@@ -27,7 +27,8 @@ import Testing
     }
 
     @Test func hairpinIsMasqueradedOnlyWhenTheEndpointReachesItself() {
-        let t = F.tracer(F.snapshot([(F.service(web, "172.30.0.41"), twoEndpoints)]))
+        let local = [F.endpoint("10.180.0.1", local: true), F.endpoint("10.180.0.2", local: true)]
+        let t = F.tracer(F.snapshot([(F.service(web, "172.30.0.41"), local)]))
         #expect(t.trace(from: "10.180.0.1", to: "172.30.0.41", port: 80) == [
             IPTablesTracer.Outcome(verdict: .accept, dnat: "10.180.0.1:8080", masqueraded: true),
             IPTablesTracer.Outcome(verdict: .accept, dnat: "10.180.0.2:8080", masqueraded: false),

@@ -28,17 +28,26 @@ import Testing
         text.split(separator: "\n").filter { $0.hasPrefix("-A \(name) ") }.map { String($0.dropFirst(4 + name.count)) }
     }
 
-    @Test func roundRobinUsesNthCounters() {
-        let text = F.render(F.snapshot([(F.service(web, "172.30.0.41"), three)]))
+    @Test func roundRobinUsesNthCountersAndEndpointChainsForLocalEndpoints() {
+        let eps = [F.endpoint("10.180.0.1", local: true), F.endpoint("10.180.0.2"), F.endpoint("10.180.0.3")]
+        let text = F.render(F.snapshot([(F.service(web, "172.30.0.41"), eps)]))
         let svc = chain(text, IPTablesChains.clusterPolicy(web))
-        let seps = three.map { IPTablesChains.endpoint(web, $0) }
+        let sep = IPTablesChains.endpoint(web, eps[0])
         #expect(svc == [
             "-d 172.30.0.41 -p tcp --dport 80 ! -s 10.0.0.0/8 -j SKP-MARK-MASQ",
-            "-m statistic --mode nth --every 3 --packet 0 -j \(seps[0])",
-            "-m statistic --mode nth --every 2 --packet 0 -j \(seps[1])",
-            "-j \(seps[2])",
+            "-m statistic --mode nth --every 3 --packet 0 -j \(sep)",
+            "-m statistic --mode nth --every 2 --packet 0 -p tcp -j DNAT --to-destination 10.180.0.2:8080",
+            "-p tcp -j DNAT --to-destination 10.180.0.3:8080",
         ])
-        #expect(chain(text, seps[0]) == ["-s 10.180.0.1 -j SKP-MARK-MASQ", "-p tcp -j DNAT --to-destination 10.180.0.1:8080"])
+        // Only the local endpoint can reach itself through us: only it needs the hairpin rule.
+        #expect(chain(text, sep) == ["-s 10.180.0.1 -j SKP-MARK-MASQ", "-p tcp -j DNAT --to-destination 10.180.0.1:8080"])
+        #expect(!text.contains(IPTablesChains.endpoint(web, eps[1])))
+    }
+
+    @Test func externalLocalPolicyKeepsEndpointChainsForEveryEndpoint() {
+        let svc = F.service(web, "172.30.0.41", nodePort: 30080, externalPolicy: .local)
+        let text = F.render(F.snapshot([(svc, three)]))
+        for ep in three { #expect(chain(text, IPTablesChains.endpoint(web, ep)).first == "-s \(ep.address) -j SKP-MARK-MASQ") }
     }
 
     @Test func randomPickUsesProbabilities() {
@@ -82,7 +91,7 @@ import Testing
     func manyServices(_ n: Int) -> [(ServicePort, [Endpoint])] {
         (0..<n).map { i in
             (F.service(F.name("ns", "svc\(i)"), "172.30.\(i / 250).\(i % 250 + 1)", nodePort: 30000 + i),
-             [F.endpoint("10.180.\(i / 250).\(i % 250 + 1)"), F.endpoint("10.181.\(i / 250).\(i % 250 + 1)")])
+             [F.endpoint("10.180.\(i / 250).\(i % 250 + 1)", local: true), F.endpoint("10.181.\(i / 250).\(i % 250 + 1)", local: true)])
         }
     }
 
@@ -96,19 +105,20 @@ import Testing
         next.services[services[7].0.name] = ruleset(after).services[services[7].0.name]
         let input = IPTablesRestoreInput.partial(from: ruleset(before), to: next, changed: diff.changed)
         let name = services[7].0.name
-        let gone = IPTablesChains.endpoint(name, F.endpoint("10.181.0.8"))
+        let gone = IPTablesChains.endpoint(name, F.endpoint("10.181.0.8", local: true))
         #expect(input.text == """
             *nat
             :\(IPTablesChains.clusterPolicy(name)) - [0:0]
             :\(gone) - [0:0]
             -A \(IPTablesChains.clusterPolicy(name)) -d 172.30.0.8 -p tcp --dport 80 ! -s 10.0.0.0/8 -j SKP-MARK-MASQ
-            -A \(IPTablesChains.clusterPolicy(name)) -j \(IPTablesChains.endpoint(name, F.endpoint("10.180.0.8")))
+            -A \(IPTablesChains.clusterPolicy(name)) -j \(IPTablesChains.endpoint(name, F.endpoint("10.180.0.8", local: true)))
             -X \(gone)
             COMMIT
 
             """)
         #expect(input.rulesWritten == 2)
         #expect(input.chainsDeleted == 1)
+        #expect(!input.text.contains("SKP-SERVICES"))
     }
 
     @Test func removedServiceLosesItsDispatchRulesAndChains() {
