@@ -30,7 +30,16 @@ public final class NFTablesBackend: RuleSyncBackend {
     public let config: RuleSyncConfig
     public let families: [IPAddress.Family]
     private let transport: any NFTablesTransport
-    private let state = Mutex([IPAddress.Family: FamilyState]())
+    /// Deletes conntrack entries of UDP/SCTP flows to endpoints and frontends a sync made stale; nil: off.
+    private let conntrack: ConntrackCleanup?
+    private let state = Mutex(State())
+
+    private struct State {
+        var families: [IPAddress.Family: FamilyState] = [:]
+        /// The snapshot of the last sync that succeeded everywhere: the base for stale-flow cleanup.
+        var lastApplied: ProxySnapshot?
+        var lastSyncFailed = false
+    }
 
     private struct FamilyState {
         var applied: NFTablesRuleset?
@@ -44,30 +53,36 @@ public final class NFTablesBackend: RuleSyncBackend {
         var noLocalExternal: Set<ServicePortName> = []
     }
 
-    /// A backend that sends its batches through `transport`.
-    public init(config: RuleSyncConfig, families: [IPAddress.Family] = [.ipv4, .ipv6], transport: any NFTablesTransport) {
+    /// A backend that sends its batches through `transport`; after each successful sync,
+    /// `conntrack` (if any) deletes the UDP/SCTP flows it made stale.
+    public init(config: RuleSyncConfig, families: [IPAddress.Family] = [.ipv4, .ipv6], transport: any NFTablesTransport,
+                conntrack: ConntrackCleanup? = nil) {
         self.config = config
         self.families = families
         self.transport = transport
+        self.conntrack = conntrack
     }
 
     /// A backend with its own netlink connection, in this network namespace or the one at
-    /// `networkNamespace` (`/run/netns/NAME`).
+    /// `networkNamespace` (`/run/netns/NAME`); stale UDP/SCTP flows are deleted with `conntrack`
+    /// (run in that namespace through `nsenter`) unless `cleansConntrack` is false.
     public convenience init(config: RuleSyncConfig, families: [IPAddress.Family] = [.ipv4, .ipv6],
-                            networkNamespace: String? = nil) throws(NFTError) {
+                            networkNamespace: String? = nil, cleansConntrack: Bool = true) throws(NFTError) {
         let connection: NFTConnection
         if let networkNamespace { connection = try NFTConnection(networkNamespace: networkNamespace) } else { connection = try NFTConnection() }
-        self.init(config: config, families: families, transport: connection)
+        let prefix = networkNamespace.map { ["nsenter", "--net=\($0)"] } ?? []
+        self.init(config: config, families: families, transport: connection,
+                  conntrack: cleansConntrack ? ConntrackCleanup(commandPrefix: prefix) : nil)
     }
 
     public func sync(_ snapshot: ProxySnapshot, changes: SnapshotDiff?) throws -> SyncReport {
-        try state.withLock { states in
+        try state.withLock { st in
             var report = SyncReport(full: false)
             var firstError: (any Error)?
             for family in families {
                 // Taken out of the dictionary, so the applied model is uniquely referenced and an
                 // incremental sync edits it in place instead of copying every Service's rules.
-                var fs = states.removeValue(forKey: family) ?? FamilyState()
+                var fs = st.families.removeValue(forKey: family) ?? FamilyState()
                 do {
                     try syncFamily(family, snapshot: snapshot, changes: changes, state: &fs, report: &report)
                 } catch {
@@ -76,12 +91,22 @@ public final class NFTablesBackend: RuleSyncBackend {
                     fs.needsListing = true
                     if firstError == nil { firstError = error }
                 }
-                states[family] = fs
+                st.families[family] = fs
                 report.noLocalEndpointsInternal += fs.noLocalInternal.count
                 report.noLocalEndpointsExternal += fs.noLocalExternal.count
                 report.totalRules[NFTablesNames.table(family).description] = fs.totalRules
             }
-            if let firstError { throw firstError }
+            if let firstError {
+                st.lastSyncFailed = true
+                throw firstError
+            }
+            // The new rules are in force: flows NATed by the old ones to what is gone are now stale.
+            if let conntrack, let last = st.lastApplied {
+                let diff = (!st.lastSyncFailed ? changes : nil) ?? SnapshotDiff(from: last, to: snapshot)
+                conntrack.delete(diff.staleFlows(from: last, to: snapshot), old: last, new: snapshot, families: families)
+            }
+            st.lastApplied = snapshot
+            st.lastSyncFailed = false
             return report
         }
     }
@@ -147,15 +172,15 @@ public final class NFTablesBackend: RuleSyncBackend {
 
     /// Deletes our tables (`ip swift-kube-proxy`, `ip6 swift-kube-proxy`) and nothing else.
     public func cleanup() throws {
-        try state.withLock { states in
+        try state.withLock { st in
             for family in families { _ = try transport.deleteTableIfPresent(NFTablesNames.table(family)) }
-            states = [:]
+            st = State()
         }
     }
 
     /// The model last applied for `family` (nil before the first successful sync).
     public func appliedRuleset(_ family: IPAddress.Family) -> NFTablesRuleset? {
-        state.withLock { $0[family]?.applied }
+        state.withLock { $0.families[family]?.applied }
     }
 }
 

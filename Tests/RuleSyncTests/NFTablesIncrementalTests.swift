@@ -213,6 +213,23 @@ final class RecordingTransport: NFTablesTransport {
         #expect(!next.full && next.noLocalEndpoints == 0)
     }
 
+    @Test func staleUDPFlowsAreDeletedAfterASuccessfulSync() throws {
+        let runner = RecordingRunner()
+        let transport = RecordingTransport()
+        let backend = NFTablesBackend(config: F.config, families: [.ipv4], transport: transport,
+                                      conntrack: ConntrackCleanup(runner: runner))
+        let dns = F.name("kube-system", "dns", "dns", .udp)
+        let before = F.snapshot([(F.service(dns, "172.30.0.10", port: 53), [F.endpoint("10.180.0.1"), F.endpoint("10.180.0.2")])])
+        _ = try backend.sync(before, changes: nil)
+        #expect(runner.conntrackCommands.isEmpty)
+        let after = F.snapshot([(F.service(dns, "172.30.0.10", port: 53), [F.endpoint("10.180.0.1")])])
+        transport.state.withLock { $0.failNext = true }
+        #expect(throws: NFTError.self) { try backend.sync(after, changes: SnapshotDiff(from: before, to: after)) }
+        #expect(runner.conntrackCommands.isEmpty, "the old rules are still in force")
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        #expect(runner.conntrackCommands == [["conntrack", "-D", "-f", "ipv4", "-p", "udp", "--orig-dst", "172.30.0.10", "--reply-src", "10.180.0.2"]])
+    }
+
     @Test func cleanupDeletesOnlyOurTables() throws {
         let transport = RecordingTransport()
         let backend = NFTablesBackend(config: F.config, transport: transport)
