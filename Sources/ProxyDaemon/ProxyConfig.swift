@@ -21,7 +21,7 @@ public struct ProxyConfig: Sendable, Equatable {
         /// Bytes of each splice pipe (rounded by the kernel to pages).
         public var pipeSize = 65_536
         /// Bytes of each copy buffer, where splice cannot be used (UDP, fallbacks).
-        public var bufferSize = 65_536
+        public var bufferSize = 16_384
         public init() {}
     }
 

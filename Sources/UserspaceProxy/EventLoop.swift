@@ -11,10 +11,13 @@ struct ListenerKey: Hashable, Sendable {
 }
 
 /// What other threads ask of a loop. Descriptors travel already bound and listening.
-enum LoopCommand: @unchecked Sendable { // DispatchSemaphore is thread-safe but not marked Sendable here.
+enum LoopCommand: Sendable {
     case open(fd: Int32, key: ListenerKey, rule: LiveRule)
     case close(ListenerKey)
     case retarget(ListenerKey, LiveRule)
+    /// Endpoint lists may have changed: drop UDP flows whose endpoint is gone (what removing
+    /// stale conntrack entries does for the kernel dataplanes), so the next datagram picks again.
+    case dropStaleFlows
     /// Signalled once every command before it has been carried out.
     case barrier(DispatchSemaphore)
     /// Stop accepting; let relays finish until the deadline (monotonic ns), then close them.
@@ -41,22 +44,26 @@ final class EventLoop: @unchecked Sendable {
     private let exit = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Monotonic ns, read once per wake-up.
-    private(set) var now: UInt64 = monotonicNanoseconds()
+    @exclusivity(unchecked) private(set) var now: UInt64 = monotonicNanoseconds()
     /// Indexed by descriptor: descriptors are small, dense integers.
-    private var registrations: [Registration?] = []
-    private var listeners: [ListenerKey: Int32] = [:]
+    @exclusivity(unchecked) private var registrations: [Registration?] = []
+    @exclusivity(unchecked) private var listeners: [ListenerKey: Int32] = [:]
     /// Closed after the current batch of events, so a number freed now cannot be reused by an
     /// accept in the same batch while stale events for it are still queued.
-    private var retired: [Int32] = []
-    private var pipes: PipePool
+    @exclusivity(unchecked) private var retired: [Int32] = []
+    @exclusivity(unchecked) private var pipes: PipePool
+    /// Spill buffers of relays whose sink did not take a whole read.
+    @exclusivity(unchecked) private var spills: [ByteBuffer] = []
     let datagramBuffer: ByteBuffer
-    let channelCapacity: Int
-    private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
-    private var dialsHead = 0
-    private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
-    private var nextSweep: UInt64 = 0
+    /// Where copying relays read into; shared, since what the sink takes leaves it at once.
+    let scratch: ByteBuffer
+    let pipeCapacity: Int
+    @exclusivity(unchecked) private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
+    @exclusivity(unchecked) private var dialsHead = 0
+    @exclusivity(unchecked) private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
+    @exclusivity(unchecked) private var nextSweep: UInt64 = 0
     private let sweepInterval: UInt64
-    private var drainDeadline: UInt64?
+    @exclusivity(unchecked) private var drainDeadline: UInt64?
 
     init(tuning: ProxyTuning, logger: Logger) throws(SocketError) {
         self.tuning = tuning
@@ -66,7 +73,8 @@ final class EventLoop: @unchecked Sendable {
         guard wakeFD >= 0 else { throw SocketError(operation: "eventfd", code: errno) }
         pipes = PipePool(limit: tuning.pipePoolLimit, pipeSize: tuning.pipeSize)
         datagramBuffer = ByteBuffer(capacity: tuning.maxDatagramSize)
-        channelCapacity = tuning.pipeSize
+        pipeCapacity = tuning.pipeSize
+        scratch = ByteBuffer(capacity: tuning.bufferSize)
         // Idle relays and flows are found by a sweep; a quarter of the shorter timeout keeps the
         // overshoot small without waking often.
         let shortest = min(tuning.tcpIdleTimeout, tuning.udpFlowTimeout).nanoseconds / 4
@@ -100,6 +108,9 @@ final class EventLoop: @unchecked Sendable {
     // MARK: the loop thread
 
     private func run() {
+        if let slice = tuning.schedulerSlice, clinux_request_slice(slice.nanoseconds) != 0 {
+            logger.debug("no custom scheduler slice (kernel before 6.12?)", metadata: ["errno": "\(errno)"])
+        }
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
             let n = epoll.wait(&events, timeoutMilliseconds: nextTimeout())
@@ -159,6 +170,11 @@ final class EventLoop: @unchecked Sendable {
                 case .udpListener(let listener): listener.rule = rule
                 default: break
                 }
+            case .dropStaleFlows:
+                for fd in listeners.values {
+                    guard case .udpListener(let listener)? = registrations[Int(fd)] else { continue }
+                    listener.dropFlows(keeping: Set(listener.rule.backends), on: self)
+                }
             case .barrier(let semaphore):
                 closeRetired()
                 semaphore.signal()
@@ -216,13 +232,24 @@ final class EventLoop: @unchecked Sendable {
         retired.removeAll(keepingCapacity: true)
     }
 
-    func channel() -> RelayChannel {
-        if let pipe = pipes.take() { return .pipe(pipe) }
-        return .buffer(ByteBuffer(capacity: tuning.bufferSize))
+    /// A pipe for a direction that turned bulk; nil when splice is off or no pipe can be made.
+    func pipeForBulk() -> Pipe? {
+        tuning.useSplice ? pipes.take() : nil
     }
 
-    func recycle(_ channel: RelayChannel, empty: Bool) {
-        if case .pipe(let pipe) = channel { pipes.giveBack(pipe, empty: empty) }
+    func recycle(_ pipe: Pipe, empty: Bool) {
+        pipes.giveBack(pipe, empty: empty)
+    }
+
+    func spill(copying scratch: ByteBuffer) -> ByteBuffer {
+        let spill = spills.popLast() ?? ByteBuffer(capacity: tuning.bufferSize)
+        spill.fill(from: scratch)
+        return spill
+    }
+
+    func recycle(_ spill: ByteBuffer) {
+        spill.clear()
+        if spills.count < tuning.pipePoolLimit { spills.append(spill) }
     }
 
     /// Dial deadlines are queued in order: with one dial timeout, later dials end later.
@@ -258,7 +285,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     /// Relays or flows exist (so the idle sweep must run). Tracked cheaply by the sweep itself.
-    private var hasTimedWork = false
+    @exclusivity(unchecked) private var hasTimedWork = false
 
     private func fireTimers() {
         now = monotonicNanoseconds()

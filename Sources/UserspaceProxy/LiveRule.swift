@@ -43,6 +43,8 @@ import Synchronization
         }
     }
 
+    var backends: [ProxyAddress] { selection.withLock { $0.backends } }
+
     /// Picks the endpoint for a new connection or flow; nil when the rule has no endpoints.
     @_spi(Benchmarks) public func choose(client: IPAddress?) -> Choice? {
         selection.withLock { s -> Choice? in

@@ -1,10 +1,11 @@
 import CLinuxSyscalls
+import Glibc
 
 /// Knobs of the userspace proxy. The defaults suit a node proxy; the README lists them.
 public struct ProxyTuning: Sendable {
     /// Event loops (threads), each with its own epoll and its own SO_REUSEPORT listener per address.
-    /// Default: the CPUs this process may run on (so a proxy pinned to one core runs one loop).
-    public var eventLoops: Int = ProxyTuning.allowedCPUs
+    /// Default: one per online CPU.
+    public var eventLoops: Int = ProxyTuning.onlineCPUs
     /// How long a backend connect may take before the next endpoint is tried.
     public var dialTimeout: Duration = .seconds(1)
     /// A relay with no traffic either way for this long is closed.
@@ -13,19 +14,30 @@ public struct ProxyTuning: Sendable {
     public var udpFlowTimeout: Duration = .seconds(30)
     /// Capacity of each splice pipe (F_SETPIPE_SZ), i.e. how much one direction holds in flight.
     public var pipeSize: Int = 64 * 1024
-    /// Size of the copy buffer used where splice cannot be (no pipe available).
-    public var bufferSize: Int = 64 * 1024
-    /// Idle pipe pairs each loop keeps for reuse, saving two pipe2 + four close per connection.
+    /// Copy buffer: small messages are copied through one per loop; a read that fills it marks
+    /// the stream as bulk (then splice). Also the most a copying direction holds in flight.
+    public var bufferSize: Int = 16 * 1024
+    /// Idle pipe pairs (and spill buffers) each loop keeps for reuse, saving two pipe2 and two
+    /// close calls per bulk connection.
     public var pipePoolLimit: Int = 128
     /// listen(2) backlog (the kernel caps it at net.core.somaxconn).
     public var listenBacklog: Int32 = 4096
     /// First pause of accepting after EMFILE/ENFILE; doubles up to `acceptBackoffLimit`.
     public var acceptBackoff: Duration = .milliseconds(10)
     public var acceptBackoffLimit: Duration = .seconds(1)
+    /// Relay bulk streams through splice(2) and a pipe pair (zero-copy); false: always copy.
+    public var useSplice = true
+    /// EEVDF time slice requested for the loop threads (sched_setattr, Linux 6.12+): a short slice
+    /// lets a loop woken by a packet preempt batch work on its core sooner. Same priority and
+    /// weight as before; nil leaves the kernel default (about 3 ms).
+    public var schedulerSlice: Duration? = .microseconds(100)
     /// Largest UDP datagram relayed.
     public var maxDatagramSize: Int = 65_535
 
     public init() {}
 
+    public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// CPUs this process may run on (taskset, cpuset): fewer than `onlineCPUs` when pinned.
     public static var allowedCPUs: Int { max(1, Int(clinux_allowed_cpu_count())) }
 }

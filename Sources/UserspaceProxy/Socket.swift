@@ -33,6 +33,7 @@ enum Socket {
         setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
         setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
         if address.ip.isIPv6 { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+        if proto == .tcp { setNoDelay(fd) } // inherited by every accepted socket
         let bound = address.withSocketAddress { bind(fd, $0, $1) }
         guard bound == 0 else {
             let code = errno
@@ -163,8 +164,8 @@ final class ByteBuffer {
     let capacity: Int
     private let base: UnsafeMutableRawPointer
     /// Bytes [head, tail) are filled and not yet written out.
-    private(set) var head = 0
-    private(set) var tail = 0
+    @exclusivity(unchecked) private(set) var head = 0
+    @exclusivity(unchecked) private(set) var tail = 0
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -175,6 +176,19 @@ final class ByteBuffer {
 
     var filled: Int { tail - head }
     var space: Int { capacity - tail }
+
+    func clear() {
+        head = 0
+        tail = 0
+    }
+
+    /// Takes over what `other` still holds (filled ≤ capacity).
+    func fill(from other: ByteBuffer) {
+        let count = min(other.filled, capacity)
+        (base).copyMemory(from: other.base + other.head, byteCount: count)
+        head = 0
+        tail = count
+    }
 
     func readSome(from fd: Int32) -> IOResult {
         let r = result(Glibc.recv(fd, base + tail, capacity - tail, 0))

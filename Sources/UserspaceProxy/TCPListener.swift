@@ -3,9 +3,9 @@
 final class TCPListener {
     let fd: Int32
     let key: ListenerKey
-    var rule: LiveRule
-    private var backoff: UInt64 = 0
-    private(set) var paused = false
+    @exclusivity(unchecked) var rule: LiveRule
+    @exclusivity(unchecked) private var backoff: UInt64 = 0
+    @exclusivity(unchecked) private(set) var paused = false
 
     init(fd: Int32, key: ListenerKey, rule: LiveRule) {
         self.fd = fd
@@ -19,8 +19,7 @@ final class TCPListener {
         while true {
             switch Socket.accept(fd, wantPeer: wantPeer) {
             case .accepted(let client, let peer):
-                backoff = 0
-                Socket.setNoDelay(client)
+                backoff = 0 // TCP_NODELAY comes from the listening socket: accept4 inherits it.
                 TCPRelay.start(client: client, clientIP: peer?.ip, rule: rule, on: loop)
             case .wouldBlock:
                 return

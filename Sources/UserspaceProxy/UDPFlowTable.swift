@@ -6,8 +6,8 @@ import Glibc
 final class UDPListener {
     let fd: Int32
     let key: ListenerKey
-    var rule: LiveRule
-    private(set) var flows: [ProxyAddress: UDPFlow] = [:]
+    @exclusivity(unchecked) var rule: LiveRule
+    @exclusivity(unchecked) private(set) var flows: [ProxyAddress: UDPFlow] = [:]
 
     init(fd: Int32, key: ListenerKey, rule: LiveRule) {
         self.fd = fd
@@ -65,6 +65,10 @@ final class UDPListener {
         rule.counters.udpFlowsActive.add(-1)
     }
 
+    func dropFlows(keeping backends: Set<ProxyAddress>, on loop: EventLoop) {
+        for flow in flows.values where !backends.contains(flow.backend) { close(flow, on: loop) }
+    }
+
     func closeAll(on loop: EventLoop) {
         for flow in flows.values { close(flow, on: loop) }
     }
@@ -77,7 +81,7 @@ final class UDPFlow {
     let client: ProxyAddress
     let backend: ProxyAddress
     unowned let listener: UDPListener
-    var lastActivity: UInt64
+    @exclusivity(unchecked) var lastActivity: UInt64
 
     init(fd: Int32, client: ProxyAddress, backend: ProxyAddress, listener: UDPListener, now: UInt64) {
         self.fd = fd

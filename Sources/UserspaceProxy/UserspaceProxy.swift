@@ -51,7 +51,13 @@ public final class UserspaceProxy: Sendable {
             var failures: [ListenFailure] = []
             var liveRules: [String: LiveRule] = [:]
             var wanted: [ListenerKey: LiveRule] = [:]
-            for rule in rules where liveRules[rule.name] == nil {
+            for rule in rules {
+                guard liveRules[rule.name] == nil else {
+                    failures += rule.listenAddresses.map {
+                        ListenFailure(rule: rule.name, protocol: rule.protocol, address: $0, reason: "duplicate rule name")
+                    }
+                    continue
+                }
                 let live: LiveRule
                 if let existing = registry.rules[rule.name], existing.protocol == rule.protocol {
                     live = existing
@@ -95,7 +101,7 @@ public final class UserspaceProxy: Sendable {
             }
 
             let done = DispatchSemaphore(value: 0)
-            for (i, loop) in loops.enumerated() { loop.send(commands[i] + [.barrier(done)]) }
+            for (i, loop) in loops.enumerated() { loop.send(commands[i] + [.dropStaleFlows, .barrier(done)]) }
             for _ in loops { done.wait() }
 
             registry.rules = liveRules

@@ -1,5 +1,5 @@
 import Testing
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 @Suite struct ApplyTests {
     @Test func opensNewPortsClosesRemovedOnesAndKeepsUnrelatedRelays() async throws {

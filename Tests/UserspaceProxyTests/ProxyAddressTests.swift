@@ -1,5 +1,5 @@
 import Testing
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 @Suite struct ProxyAddressTests {
     @Test func parsesIPv4AndIPv6Hosts() throws {

@@ -1,6 +1,6 @@
 import Logging
 import Synchronization
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 /// A clock the test moves by hand, for affinity timeouts.
 final class ManualClock: Sendable {
@@ -14,11 +14,13 @@ final class ManualClock: Sendable {
 func withProxy(
     loops: Int = 2,
     clock: ManualClock? = nil,
+    tune: (inout ProxyTuning) -> Void = { _ in },
     _ body: (UserspaceProxy) async throws -> Void
 ) async throws {
     var tuning = ProxyTuning()
     tuning.eventLoops = loops
     tuning.dialTimeout = .seconds(2)
+    tune(&tuning)
     var logger = Logger(label: "UserspaceProxyTests")
     logger.logLevel = .warning
     let proxy: UserspaceProxy
@@ -49,4 +51,13 @@ func tcpRule(
 func whoAnswers(_ address: ProxyAddress) throws -> String {
     let socket = try TestNet.connect(to: address)
     return String(decoding: try socket.receiveToEnd(), as: UTF8.self)
+}
+
+/// Polls `condition` until it holds or `attempts` × 10 ms have passed; returns whether it held.
+func eventually(attempts: Int = 500, _ condition: () -> Bool) async -> Bool {
+    for _ in 0..<attempts {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
 }

@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
 import Testing
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 @Suite struct TCPRelayTests {
     @Test func rotatesExactlyOverThreeBackends() async throws {
@@ -16,6 +16,29 @@ import Testing
             #expect(stats.connectionsOpened == 9)
             #expect(stats.bytesBackendToClient == 18)
             #expect(stats.dialFailures == 0)
+            // Every relay ends once both sides have closed.
+            #expect(await eventually { proxy.statistics()["default/web:http"]?.connectionsActive == 0 })
+        }
+    }
+
+    @Test func movesOnWhenADialTimesOut() async throws {
+        // A listener whose accept queue is full drops further SYNs: a dial to it hangs.
+        let blackhole = TestNet.makeSocket(TestNet.loopback4, .tcp)
+        defer { close(blackhole) }
+        _ = ProxyAddress(ip: TestNet.loopback4, port: 0).withSocketAddress { bind(blackhole, $0, $1) }
+        listen(blackhole, 0)
+        let silent = ProxyAddress(ip: TestNet.loopback4, port: TestNet.localPort(blackhole))
+        let filler = try await onThread { try TestNet.connect(to: silent) } // backlog 0 holds one
+        defer { _ = filler }
+        let alive = try TCPBackend(.identify("alive"))
+        defer { alive.stop() }
+        try await withProxy(tune: { $0.dialTimeout = .milliseconds(200) }) { proxy in
+            let listen = ProxyAddress(ip: TestNet.loopback4, port: TestNet.unusedPort())
+            proxy.apply([tcpRule("default/slow:http", listen: listen, backends: [silent, alive.address])])
+            #expect(try await onThread { try whoAnswers(listen) } == "alive")
+            let stats = try #require(proxy.statistics()["default/slow:http"])
+            #expect(stats.dialFailures == 1)
+            #expect(stats.dialRetries == 1)
         }
     }
 
@@ -70,9 +93,11 @@ import Testing
                 var checksum = Checksum()
                 var chunk = [UInt8](repeating: 0, count: 1 << 16)
                 for _ in 0..<(size / chunk.count) {
-                    for i in chunk.indices {
-                        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                        chunk[i] = UInt8(truncatingIfNeeded: state)
+                    chunk.withUnsafeMutableBytes { raw in
+                        for offset in stride(from: 0, to: raw.count, by: 8) {
+                            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                            raw.storeBytes(of: state, toByteOffset: offset, as: UInt64.self)
+                        }
                     }
                     checksum.add(chunk)
                     try socket.send(chunk)

@@ -1,6 +1,6 @@
 import Glibc
 import Synchronization
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 // Blocking sockets for the test side (clients and backends), each on its own thread so that the
 // Swift concurrency pool never blocks. Every socket has a receive timeout: a broken proxy fails a
@@ -111,13 +111,35 @@ final class TestSocket: @unchecked Sendable {
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 }
 
-/// FNV-1a over a byte stream, to compare what was sent with what arrived.
+/// A hash of a byte stream, eight bytes at a time (fast enough for 64 MiB in a debug build),
+/// independent of how the stream is cut into chunks.
 struct Checksum: Equatable, Sendable {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
     private(set) var count = 0
-    mutating func add<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        for byte in bytes {
-            value = (value ^ UInt64(byte)) &* 0x100_0000_01b3
+    private var pending: UInt64 = 0
+    private var pendingBytes = 0
+
+    private mutating func mix(_ word: UInt64) {
+        value = (value ^ word) &* 0x100_0000_01b3
+        value ^= value >> 29
+    }
+
+    private mutating func addByte(_ byte: UInt8) {
+        pending |= UInt64(byte) << (8 * UInt64(pendingBytes))
+        pendingBytes += 1
+        if pendingBytes == 8 {
+            mix(pending)
+            pending = 0
+            pendingBytes = 0
+        }
+    }
+
+    mutating func add(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            var i = 0
+            while pendingBytes != 0, i < raw.count { addByte(raw[i]); i += 1 }
+            while i + 8 <= raw.count { mix(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)); i += 8 }
+            while i < raw.count { addByte(raw[i]); i += 1 }
         }
         count += bytes.count
     }
@@ -154,6 +176,9 @@ final class TCPBackend: @unchecked Sendable {
             let client = Glibc.accept(fd, nil, nil)
             if client < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
+                // stop() shut the socket down; closing it only here means its number cannot be
+                // reused by another test while this thread might still call accept on it.
+                close(fd)
                 return
             }
             accepted.wrappingAdd(1, ordering: .relaxed)
@@ -178,7 +203,6 @@ final class TCPBackend: @unchecked Sendable {
 
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
     }
 }
 
@@ -200,11 +224,11 @@ final class UDPBackend: @unchecked Sendable {
                 let (n, peer) = withPeerAddressStorage { sa, len in
                     buffer.withUnsafeMutableBytes { Glibc.recvfrom(fd, $0.baseAddress, 2048, 0, sa, len) }
                 }
-                if n < 0 {
-                    if errno == EAGAIN || errno == EINTR { continue }
+                if n < 0, errno == EAGAIN || errno == EINTR { continue }
+                guard n > 0, let peer else {
+                    close(fd) // after stop(): see TCPBackend.acceptLoop
                     return
                 }
-                guard let peer else { continue }
                 let reply = Array("\(name):".utf8) + buffer.prefix(n)
                 _ = reply.withUnsafeBytes { bytes in
                     peer.withSocketAddress { Glibc.sendto(fd, bytes.baseAddress, bytes.count, 0, $0, $1) }
@@ -215,7 +239,6 @@ final class UDPBackend: @unchecked Sendable {
 
     func stop() {
         shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
     }
 }
 

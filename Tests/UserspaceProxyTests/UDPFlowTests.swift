@@ -1,5 +1,5 @@
 import Testing
-@testable import UserspaceProxy
+@_spi(Benchmarks) @testable import UserspaceProxy
 
 @Suite struct UDPFlowTests {
     @Test(arguments: [TestNet.loopback4, TestNet.loopback6])
@@ -28,6 +28,47 @@ import Testing
             #expect(stats.udpFlowsTotal == 2)
             #expect(stats.bytesClientToBackend == 8)
             #expect(stats.bytesBackendToClient == 20)
+        }
+    }
+
+    @Test func idleFlowsAreForgotten() async throws {
+        let backend = try UDPBackend(name: "u")
+        defer { backend.stop() }
+        try await withProxy(tune: { $0.udpFlowTimeout = .milliseconds(50) }) { proxy in
+            let listen = ProxyAddress(ip: TestNet.loopback4, port: TestNet.unusedPort(TestNet.loopback4, .udp))
+            proxy.apply([ForwardingRule(name: "ns/udp:p", protocol: .udp, listenAddresses: [listen], backends: [backend.address])])
+            let reply = try await onThread { () -> String? in
+                let client = UDPClient()
+                client.send("hi", to: listen)
+                return client.receive()?.0
+            }
+            #expect(reply == "u:hi")
+            #expect(proxy.statistics()["ns/udp:p"]?.udpFlowsTotal == 1)
+            #expect(await eventually { proxy.statistics()["ns/udp:p"]?.udpFlowsActive == 0 })
+        }
+    }
+
+    @Test func flowsToARemovedEndpointAreDropped() async throws {
+        let first = try UDPBackend(name: "first"), second = try UDPBackend(name: "second")
+        defer { first.stop(); second.stop() }
+        try await withProxy { proxy in
+            let listen = ProxyAddress(ip: TestNet.loopback4, port: TestNet.unusedPort(TestNet.loopback4, .udp))
+            var rule = ForwardingRule(name: "ns/dns:dns", protocol: .udp, listenAddresses: [listen], backends: [first.address])
+            proxy.apply([rule])
+            let client = UDPClient()
+            let before = try await onThread { () -> String? in
+                client.send("q1", to: listen)
+                return client.receive()?.0
+            }
+            #expect(before == "first:q1")
+            rule.backends = [second.address]
+            proxy.apply([rule])
+            let after = try await onThread { () -> String? in
+                client.send("q2", to: listen)
+                return client.receive()?.0
+            }
+            #expect(after == "second:q2")
+            #expect(proxy.statistics()["ns/dns:dns"]?.udpFlowsTotal == 2)
         }
     }
 }

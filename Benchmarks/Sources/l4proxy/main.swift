@@ -31,7 +31,13 @@ pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
 var logger = Logger(label: "l4proxy")
 logger.logLevel = .warning
-let proxy = try UserspaceProxy(tuning: ProxyTuning(), logger: logger)
+var tuning = ProxyTuning()
+// Knobs for experiments; the comparison runs with the defaults.
+func setting(_ name: String) -> Int? { getenv(name).flatMap { Int(String(cString: $0)) } }
+if let loops = setting("L4PROXY_EVENT_LOOPS") { tuning.eventLoops = loops }
+if let slice = setting("L4PROXY_SLICE_US") { tuning.schedulerSlice = slice > 0 ? .microseconds(slice) : nil }
+if let splice = setting("L4PROXY_SPLICE") { tuning.useSplice = splice != 0 }
+let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
 let rule = ForwardingRule(
     name: "l4bench",
     protocol: .tcp,
