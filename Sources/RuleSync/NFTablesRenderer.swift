@@ -143,8 +143,11 @@ public struct NFTablesRenderer: Sendable {
         // Each name hashes its base once (SHA-256), not once per use.
         let base = N.serviceBase(name)
         let svcChain = "service-" + base, localChain = "local-" + base, extChain = "external-" + base, fwChain = "firewall-" + base
+        // Endpoint names (hashed too) are only needed for affinity sets.
         var endpointBases: [String: String] = [:]
-        for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
+        if plan.affinityTimeoutSeconds != nil {
+            for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
+        }
         let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
         let comment = name.description
         func key(_ address: IPAddress, _ port: Int) -> NFTValue {
