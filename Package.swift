@@ -7,13 +7,17 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
-        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI", "RuleSync", "NFTables"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI", "KubernetesSource", "RuleSync", "NFTables"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -26,6 +30,21 @@ let package = Package(
             dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")]
         ),
         .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
+        .target(
+            name: "KubernetesSource",
+            dependencies: [
+                "ProxyModel", "KubernetesAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(
             name: "FileSource",
             dependencies: [
@@ -62,6 +81,19 @@ let package = Package(
         ),
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
         .testTarget(name: "KubernetesAPITests", dependencies: ["KubernetesAPI"]),
+        .testTarget(
+            name: "KubernetesSourceTests",
+            dependencies: [
+                "KubernetesSource", "KubernetesAPI", "ProxyModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "FileSourceTests", dependencies: ["FileSource"]),
         .testTarget(name: "UserspaceProxyTests", dependencies: ["UserspaceProxy"]),
         .testTarget(name: "NFTablesTests", dependencies: ["NFTables"]),

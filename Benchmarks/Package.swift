@@ -16,6 +16,26 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        .target(
+            name: "KubernetesSourceWorkload",
+            dependencies: [.product(name: "SwiftKubeProxyKit", package: mainPackage)],
+            path: "Sources/KubernetesSourceWorkload"
+        ),
+        .executableTarget(
+            name: "KubernetesSourceBenchmarks",
+            dependencies: [
+                "KubernetesSourceWorkload",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/KubernetesSourceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A plain executable for `/usr/bin/time -v`: one initial sync and one change, timed.
+        .executableTarget(
+            name: "kube-source-initial-sync",
+            dependencies: ["KubernetesSourceWorkload"],
+            path: "Sources/kube-source-initial-sync"
+        ),
         .executableTarget(
             name: "UserspaceProxyBenchmarks",
             dependencies: [
