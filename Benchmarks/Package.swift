@@ -64,6 +64,12 @@ let package = Package(
             ],
             path: "Sources/l4proxy"
         ),
+        // The nftables backend at 1k/10k Services in a fresh network namespace (run as root).
+        .executableTarget(
+            name: "nft-sync-bench",
+            dependencies: [.product(name: "SwiftKubeProxyKit", package: mainPackage)],
+            path: "Sources/nft-sync-bench"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,15 +32,17 @@ public final class NFTConnection: Sendable {
     }
 
     /// Applies `batch` as one transaction. Every command is acknowledged; if the kernel refuses any,
-    /// nothing of the batch is applied and the error names the first refused command.
-    public func apply(_ batch: NFTBatch) throws(NFTError) {
-        guard !batch.isEmpty else { return }
-        try state.withLock { (state: inout State) throws(NFTError) in
+    /// nothing of the batch is applied and the error names the first refused command. Returns the
+    /// number of netlink bytes sent.
+    @discardableResult
+    public func apply(_ batch: NFTBatch) throws(NFTError) -> Int {
+        guard !batch.isEmpty else { return 0 }
+        return try state.withLock { (state: inout State) throws(NFTError) -> Int in
             let beginSequence = state.sequence
             let encoded = try NetlinkBatchEncoder.encode(batch, firstSequence: beginSequence)
             state.sequence = encoded.nextSequence
             // Commands with nothing to send (an empty element list) leave nothing to wait for.
-            guard !encoded.commandForSequence.isEmpty else { return }
+            guard !encoded.commandForSequence.isEmpty else { return 0 }
             state.socket.reserve(sendBytes: encoded.bytes.count, acknowledgements: encoded.commandForSequence.count)
             try state.socket.send(encoded.bytes)
 
@@ -68,6 +70,7 @@ public final class NFTConnection: Sendable {
             if let (index, code) = failures.min(by: { $0.key < $1.key }) {
                 throw .commandFailed(index: index, command: batch.commands[index].description, errno: code)
             }
+            return encoded.bytes.count
         }
     }
 

@@ -27,6 +27,9 @@ public enum NFTExpression: Sendable, Hashable {
     case nat(NATType, family: NFTFamily, address: NFTRegister?, port: NFTRegister?, flags: UInt32)
     /// `masq [flags]`.
     case masquerade(flags: UInt32)
+    /// `redir [proto_min reg] [flags]`: DNAT to the incoming interface's primary address (or
+    /// 127.0.0.1 for locally generated packets), port from the register.
+    case redirect(port: NFTRegister?, flags: UInt32)
     /// `counter`.
     case counter
     /// `reject type T code C`.
@@ -85,6 +88,7 @@ public enum NFTExpression: Sendable, Hashable {
         case .numgen: "numgen"
         case .nat: "nat"
         case .masquerade: "masq"
+        case .redirect: "redir"
         case .counter: "counter"
         case .reject: "reject"
         case .dynset: "dynset"

@@ -262,7 +262,9 @@ extension Duration {
 extension NFTValue {
     /// The value as an address in text form (for statement descriptions).
     var addressText: String {
-        guard bytes.count == 4 || bytes.count == 16 else { return description }
+        // Dotted quads directly: rendering 100k DNAT rules should not go through inet_ntop.
+        if bytes.count == 4 { return "\(bytes[0]).\(bytes[1]).\(bytes[2]).\(bytes[3])" }
+        guard bytes.count == 16 else { return description }
         return NFTPrefix(bytes: bytes)?.description.split(separator: "/").first.map(String.init) ?? description
     }
 }

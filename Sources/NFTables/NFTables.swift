@@ -32,6 +32,7 @@
 //   | `update @aff { ip saddr timeout 3h }`                 | `.dynset(.update, set: "aff", key: [.ipSaddr], timeout: .seconds(10800))` |
 //   | `dnat to 10.1.0.5:8080` / `snat to ...`               | `.dnat(to: NFTValue(ipv4: "10.1.0.5")!, port: 8080)`               |
 //   | `masquerade fully-random`                             | `.masquerade(fullyRandom: true)`                                    |
+//   | `redirect to :8080` / `redirect to :ip daddr . meta l4proto . th dport map @m` | `.redirect(toPort: 8080)` / `.redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "m")` |
 //   | `reject with tcp reset` / `reject`                    | `.reject(.tcpReset)` / `.reject()` (icmp port-unreachable)          |
 //   | `counter`, `limit rate 10/second`                     | `.counter`, `.limit(packetsPerSecond: 10)`                          |
 //   | `accept`, `drop`, `return`, `jump c`, `goto c`        | `.accept`, `.drop`, `.return`, `.jump("c")`, `.goto("c")`           |

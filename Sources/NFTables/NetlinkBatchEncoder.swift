@@ -29,7 +29,9 @@ enum NetlinkBatchEncoder {
                 throw .invalidCommand(index: index, command: command.description, reason: reason)
             }
         }
-        var limit = 1 << 16
+        // Start near the size a batch of this many commands usually takes (a rule is ~150-300
+        // bytes), so a large batch is encoded once or twice rather than once per doubling.
+        var limit = max(1 << 16, batch.commands.count * 320)
         while true {
             if let encoded = encode(batch, firstSequence: firstSequence, limit: limit) { return encoded }
             limit *= 4

@@ -69,6 +69,9 @@ extension NetlinkBatchEncoder {
             if flags != 0 { u32(NFTNL_EXPR_NAT_FLAGS, flags) }
         case .masquerade(let flags):
             if flags != 0 { u32(NFTNL_EXPR_MASQ_FLAGS, flags) }
+        case .redirect(let port, let flags):
+            if let port { u32(NFTNL_EXPR_REDIR_REG_PROTO_MIN, port.rawValue) }
+            if flags != 0 { u32(NFTNL_EXPR_REDIR_FLAGS, flags) }
         case .counter:
             break
         case .reject(let type, let code):

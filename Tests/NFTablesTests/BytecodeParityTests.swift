@@ -39,6 +39,11 @@ struct BytecodeParityTests {
         ("snat to 192.0.2.1", [.snat(to: NFTValue(ipv4: "192.0.2.1")!)]),
         ("limit rate 10/second accept", [.limit(packetsPerSecond: 10), .accept]),
         ("jump ep2 comment \"default/web:http\"", [.jump("ep2")]),
+        ("numgen inc mod 3 0 goto ep1", [.numgen(.inc, modulus: 3, equals: 0), .goto("ep1")]),
+        ("numgen random mod 2 0 goto ep2", [.numgen(.random, modulus: 2, equals: 0), .goto("ep2")]),
+        ("meta l4proto tcp redirect to :8080", [.match(.l4proto, .proto(.tcp)), .redirect(toPort: 8080)]),
+        ("meta l4proto udp redirect to ip daddr . meta l4proto . th dport map @redirects",
+         [.match(.l4proto, .proto(.udp)), .redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "redirects")]),
     ]
 
     @Test func ourRulesHoldTheExpressionsNftWrites() throws {
@@ -83,6 +88,7 @@ struct BytecodeParityTests {
             set affinity { type \(address); flags dynamic,timeout; timeout 3h; }
             map service-ips { type \(address) . inet_proto . inet_service : verdict; }
             map nodeports { type inet_proto . inet_service : verdict; }
+            map redirects { type \(address) . inet_proto . inet_service : inet_service; }
             chain ep1 { }
             chain ep2 { }
             chain c { }
@@ -99,6 +105,7 @@ struct BytecodeParityTests {
         batch.add(.set("affinity", in: ours, key: address, flags: [.dynamic, .timeout], timeout: .seconds(10800)))
         batch.add(.map("service-ips", in: ours, key: .concat(address, .inetProto, .inetService), to: .verdict))
         batch.add(.map("nodeports", in: ours, key: .concat(.inetProto, .inetService), to: .verdict))
+        batch.add(.map("redirects", in: ours, key: .concat(address, .inetProto, .inetService), to: .data(.inetService)))
         for name in ["ep1", "ep2", "c"] { batch.add(NFTChain.regular(name, in: ours)) }
         for (text, statements) in cases {
             batch.add(NFTRule(table: ours, chain: "c", statements, comment: text.contains("comment") ? "default/web:http" : nil))

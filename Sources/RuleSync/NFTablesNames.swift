@@ -1,0 +1,99 @@
+import NFTables
+import ProxyModel
+
+/// The names in our nftables tables: kube-proxy's nftables layout (`pkg/proxy/nftables`), in a table
+/// of our own so both can run side by side. The README's "table layout" section is the contract.
+public enum NFTablesNames {
+    /// Our table, one per family (`ip swift-kube-proxy`, `ip6 swift-kube-proxy`).
+    public static let tableName = "swift-kube-proxy"
+
+    public static func table(_ family: IPAddress.Family) -> NFTTable {
+        NFTTable(family: family.nftFamily, name: tableName)
+    }
+
+    // Base chains (kube-proxy's names and priorities).
+    public static let filterPrerouting = "filter-prerouting"
+    public static let filterInput = "filter-input"
+    public static let filterForward = "filter-forward"
+    public static let filterOutput = "filter-output"
+    public static let filterOutputPostDNAT = "filter-output-post-dnat"
+    public static let natPrerouting = "nat-prerouting"
+    public static let natOutput = "nat-output"
+    public static let natPostrouting = "nat-postrouting"
+
+    // Regular chains shared by every Service.
+    public static let services = "services"
+    public static let firewallCheck = "firewall-check"
+    public static let serviceEndpointsCheck = "service-endpoints-check"
+    public static let nodePortEndpointsCheck = "nodeport-endpoints-check"
+    public static let clusterIPsCheck = "cluster-ips-check"
+    public static let rejectChain = "reject-chain"
+    public static let markForMasquerade = "mark-for-masquerade"
+    public static let masquerading = "masquerading"
+
+    // Sets and maps.
+    /// Every ClusterIP (`ip daddr @cluster-ips reject` for unknown ports).
+    public static let clusterIPs = "cluster-ips"
+    /// `daddr . l4proto . dport : goto service-/external-…` for ClusterIPs, ExternalIPs, LB IPs.
+    public static let serviceIPs = "service-ips"
+    /// `l4proto . dport : goto external-…` for NodePorts.
+    public static let serviceNodePorts = "service-nodeports"
+    /// `daddr . l4proto . dport : goto firewall-…` for LB IPs with source ranges.
+    public static let firewallIPs = "firewall-ips"
+    /// `daddr . l4proto . dport : goto reject-chain | drop` for frontends without (local) endpoints.
+    public static let noEndpointServices = "no-endpoint-services"
+    /// `l4proto . dport : goto reject-chain | drop` for NodePorts without (local) endpoints.
+    public static let noEndpointNodePorts = "no-endpoint-nodeports"
+
+    /// `endpoint . endpoint` for every endpoint address: `ip saddr . ip daddr @hairpin-endpoints` in
+    /// postrouting finds a connection DNATed back to its own source.
+    public static let hairpinEndpoints = "hairpin-endpoints"
+
+    /// The maps and sets every ruleset has (affinity sets are per endpoint).
+    public static let sharedSets = [clusterIPs, serviceIPs, serviceNodePorts, firewallIPs, noEndpointServices, noEndpointNodePorts, hairpinEndpoints]
+
+    /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
+    /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
+    static let baseLengthMax = 240
+
+    /// kube-proxy's `hashAndTruncate`: 8 characters of base32(SHA-256(name)), a dash, the name,
+    /// cut to `baseLengthMax` with "..." (the hash keeps cut names unique).
+    static func hashAndTruncate(_ name: String) -> String {
+        let hash = String(Base32.encode(SHA256.digest(Array(name.utf8))).prefix(8))
+        var text = hash + "-" + name
+        if text.utf8.count > baseLengthMax { text = String(text.utf8.prefix(baseLengthMax - 3))! + "..." }
+        return text
+    }
+
+    /// `HASH-namespace/name/protocol/portname`, e.g. `ULMVA6XW-ns1/svc1/tcp/p80`.
+    public static func serviceBase(_ name: ServicePortName) -> String {
+        hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)")
+    }
+
+    /// `HASH-namespace/name/protocol/portname__address/port` (`:` of IPv6 written as `.`, which
+    /// nft names allow).
+    public static func endpointBase(_ name: ServicePortName, _ endpoint: Endpoint) -> String {
+        let address = endpoint.address.description.replacingColons
+        return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
+    }
+
+    /// Cluster-policy endpoint choice of a Service port.
+    public static func clusterPolicy(_ name: ServicePortName) -> String { "service-" + serviceBase(name) }
+    /// Local-policy endpoint choice (internal or external policy Local).
+    public static func localPolicy(_ name: ServicePortName) -> String { "local-" + serviceBase(name) }
+    /// External traffic (NodePort, ExternalIP, LB IP): masquerade and policy.
+    public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
+    /// LB-IP traffic against `loadBalancerSourceRanges`.
+    public static func firewall(_ name: ServicePortName) -> String { "firewall-" + serviceBase(name) }
+    /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
+    public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
+}
+
+extension IPAddress.Family {
+    /// The nftables family of our table for this address family.
+    public var nftFamily: NFTFamily { self == .ipv4 ? .ip : .ip6 }
+}
+
+private extension String {
+    var replacingColons: String { String(map { $0 == ":" ? "." : $0 }) }
+}

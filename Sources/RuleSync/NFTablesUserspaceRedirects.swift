@@ -1,0 +1,132 @@
+import NFTables
+import ProxyModel
+import Synchronization
+
+/// One redirect of the userspace mode: new connections to `address:port` (a ClusterIP or an
+/// ExternalIP of a Service port) are sent to the local proxy listener on `listenerPort`.
+public struct UserspaceRedirect: Sendable, Hashable, Comparable {
+    public var address: IPAddress
+    public var `protocol`: TransportProtocol
+    public var port: Int
+    public var listenerPort: Int
+    /// The Service port, shown on the map element.
+    public var service: ServicePortName?
+
+    public init(address: IPAddress, protocol: TransportProtocol, port: Int, listenerPort: Int, service: ServicePortName? = nil) {
+        self.address = address
+        self.protocol = `protocol`
+        self.port = port
+        self.listenerPort = listenerPort
+        self.service = service
+    }
+
+    public static func < (a: UserspaceRedirect, b: UserspaceRedirect) -> Bool {
+        (a.address, a.protocol, a.port) < (b.address, b.protocol, b.port)
+    }
+
+    /// The redirects for every TCP/UDP Service port that has a listener in `listenerPorts`: its
+    /// ClusterIPs and ExternalIPs, each to that listener.
+    public static func redirects(for snapshot: ProxySnapshot, listenerPorts: [ServicePortName: Int]) -> [UserspaceRedirect] {
+        var out: [UserspaceRedirect] = []
+        for (name, listener) in listenerPorts {
+            guard name.protocol != .sctp, let service = snapshot.servicePorts[name] else { continue }
+            for address in service.clusterIPs + service.externalIPs {
+                out.append(UserspaceRedirect(address: address, protocol: name.protocol, port: service.port, listenerPort: listener, service: name))
+            }
+        }
+        return out.sorted()
+    }
+}
+
+/// The nftables rules of the userspace mode, as the historic kube-proxy userspace mode had them in
+/// iptables: in a table of their own (`swift-kube-proxy-userspace`, per family), nat chains at
+/// the dstnat priority (prerouting for traffic from pods and other hosts, output for the node's
+/// own) send ClusterIP and ExternalIP traffic to the local listener:
+///
+/// ```
+/// table ip swift-kube-proxy-userspace {
+///     map redirects { type ipv4_addr . inet_proto . inet_service : inet_service; }
+///     chain nat-prerouting { type nat hook prerouting priority dstnat; policy accept;
+///         meta l4proto tcp redirect to :ip daddr . meta l4proto . tcp dport map @redirects
+///         meta l4proto udp redirect to :ip daddr . meta l4proto . udp dport map @redirects }
+///     chain nat-output { ... the same ... }
+/// }
+/// ```
+///
+/// A redirect from prerouting arrives on the primary address of the incoming interface, one from
+/// output on 127.0.0.1 (::1): listeners should accept on every address.
+public enum NFTablesUserspaceRedirects {
+    public static let tableName = "swift-kube-proxy-userspace"
+    public static let mapName = "redirects"
+    public static let chainNames = ["nat-prerouting", "nat-output"]
+
+    public static func table(_ family: IPAddress.Family) -> NFTTable { NFTTable(family: family.nftFamily, name: tableName) }
+
+    /// One transaction that makes the family's table hold exactly `redirects` (those of other
+    /// families are left out): table, map and chains added if missing, rules and elements replaced.
+    public static func batch(_ redirects: [UserspaceRedirect], family: IPAddress.Family) -> NFTBatch {
+        let table = table(family)
+        let address: NFTDataType = family == .ipv4 ? .ipv4Addr : .ipv6Addr
+        let daddr: NFTField = family == .ipv4 ? .ipDaddr : .ip6Daddr
+        let map = NFTSet.map(mapName, in: table, key: .concat(address, .inetProto, .inetService), to: .data(.inetService),
+                             comment: "Service address . protocol . port : local listener port")
+        var batch = NFTBatch()
+        batch.add(table)
+        batch.add(map)
+        let chains = [
+            NFTChain.base("nat-prerouting", in: table, type: .nat, hook: .prerouting, priority: NFTPriority.dstnat),
+            NFTChain.base("nat-output", in: table, type: .nat, hook: .output, priority: NFTPriority.dstnat),
+        ]
+        for chain in chains { batch.add(chain) }
+        batch.flush(table)
+        for chain in chains {
+            for proto in [NFTProtocol.tcp, .udp] {
+                batch.add(NFTRule(in: chain, [.match(.l4proto, .proto(proto)), .redirect(toPortFrom: [daddr, .l4proto, .thDport], map: mapName)]))
+            }
+        }
+        batch.flush(map)
+        let elements = redirects.filter { $0.address.family == family }.map { r in
+            NFTSetElement(key: .concat(NFTValue(bytes: r.address.bytes), .proto(NFTablesRenderer.proto(r.protocol)), .port(UInt16(r.port))),
+                          value: .data(.port(UInt16(r.listenerPort))), comment: r.service?.description)
+        }
+        if !elements.isEmpty { batch.add(elements, to: map) }
+        return batch
+    }
+}
+
+/// Installs the userspace mode's redirects; the daemon calls `apply` after each userspace sync
+/// when it has CAP_NET_ADMIN, and `cleanup` for `--cleanup`.
+public final class NFTablesUserspaceRedirector: Sendable {
+    public let families: [IPAddress.Family]
+    private let transport: any NFTablesTransport
+    private let lock = Mutex(())
+
+    public init(families: [IPAddress.Family] = [.ipv4, .ipv6], transport: any NFTablesTransport) {
+        self.families = families
+        self.transport = transport
+    }
+
+    /// With its own netlink connection, here or in the network namespace at `networkNamespace`.
+    public convenience init(families: [IPAddress.Family] = [.ipv4, .ipv6], networkNamespace: String? = nil) throws(NFTError) {
+        let connection: NFTConnection
+        if let networkNamespace { connection = try NFTConnection(networkNamespace: networkNamespace) } else { connection = try NFTConnection() }
+        self.init(families: families, transport: connection)
+    }
+
+    /// Makes the redirects exactly `redirects`, one atomic batch per family; returns bytes sent.
+    @discardableResult
+    public func apply(_ redirects: [UserspaceRedirect]) throws -> Int {
+        try lock.withLock { _ in
+            var bytes = 0
+            for family in families { bytes += try transport.apply(NFTablesUserspaceRedirects.batch(redirects, family: family)) }
+            return bytes
+        }
+    }
+
+    /// Deletes the redirect tables and nothing else.
+    public func cleanup() throws {
+        try lock.withLock { _ in
+            for family in families { _ = try transport.deleteTableIfPresent(NFTablesUserspaceRedirects.table(family)) }
+        }
+    }
+}

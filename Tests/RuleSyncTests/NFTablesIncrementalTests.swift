@@ -1,0 +1,239 @@
+import NFTables
+import ProxyModel
+import Synchronization
+import Testing
+@testable import RuleSync
+
+/// Records batches instead of sending them; can refuse one, and says what a table holds.
+final class RecordingTransport: NFTablesTransport {
+    struct State {
+        var batches: [NFTBatch] = []
+        var listings: [NFTTable] = []
+        var deleted: [NFTTable] = []
+        var failNext = false
+        var contents: [NFTTable: NFTTableContents] = [:]
+    }
+
+    let state = Mutex(State())
+
+    func apply(_ batch: NFTBatch) throws -> Int {
+        try state.withLock { s in
+            if s.failNext {
+                s.failNext = false
+                throw NFTError.commandFailed(index: 3, command: batch.commands[min(3, batch.commands.count - 1)].description, errno: 22)
+            }
+            s.batches.append(batch)
+            return batch.commands.count * 100
+        }
+    }
+
+    func contents(of table: NFTTable) throws -> NFTTableContents? {
+        state.withLock { s in
+            s.listings.append(table)
+            return s.contents[table]
+        }
+    }
+
+    func deleteTableIfPresent(_ table: NFTTable) throws -> Bool {
+        state.withLock { $0.deleted.append(table) }
+        return true
+    }
+
+    var batches: [NFTBatch] { state.withLock { $0.batches } }
+    var lastBatch: [String] { state.withLock { $0.batches.last?.commands.map(\.description) ?? [] } }
+    var listings: Int { state.withLock { $0.listings.count } }
+}
+
+@Suite struct NFTablesIncrementalTests {
+    typealias F = Fixture
+    typealias N = NFTablesNames
+    let web = F.name("ns1", "web")
+    let db = F.name("ns1", "db")
+    let eps = [F.endpoint("10.180.0.1"), F.endpoint("10.180.0.2")]
+
+    func twoServices(webEndpoints: [Endpoint]) -> ProxySnapshot {
+        F.snapshot([(F.service(web, "172.30.0.41", nodePort: 30080), webEndpoints),
+                    (F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
+    }
+
+    func backend() -> (NFTablesBackend, RecordingTransport) {
+        let transport = RecordingTransport()
+        return (NFTablesBackend(config: F.config, families: [.ipv4], transport: transport), transport)
+    }
+
+    @Test func firstSyncIsFullAndAdoptsTheTable() throws {
+        let (backend, transport) = backend()
+        transport.state.withLock {
+            $0.contents[N.table(.ipv4)] = NFTTableContents(table: N.table(.ipv4), chains: ["services", "service-OLDHASH-ns1/gone/tcp/p80"],
+                                                           sets: ["service-ips", "affinity-OLDHASH-ns1/gone/tcp/p80__10.1.1.1/80"])
+        }
+        let report = try backend.sync(twoServices(webEndpoints: eps), changes: nil)
+        #expect(report.full)
+        #expect(transport.listings == 1)
+        let commands = transport.lastBatch
+        #expect(commands.prefix(2) == ["add table ip swift-kube-proxy", "flush table ip swift-kube-proxy"])
+        #expect(commands.contains("delete chain ip swift-kube-proxy service-OLDHASH-ns1/gone/tcp/p80"))
+        #expect(commands.contains("delete set ip swift-kube-proxy affinity-OLDHASH-ns1/gone/tcp/p80__10.1.1.1/80"))
+        #expect(!commands.contains { $0.hasPrefix("delete chain ip swift-kube-proxy services") })
+        #expect(commands.contains("add chain ip swift-kube-proxy nat-prerouting { type nat hook prerouting priority -100; policy accept; }"))
+        #expect(commands.contains("add chain ip swift-kube-proxy filter-forward { type filter hook forward priority -110; policy accept; }"))
+        #expect(report.rulesWritten == report.totalRules["ip swift-kube-proxy"])
+        #expect(report.bytesWritten == commands.count * 100)
+    }
+
+    @Test func oneEndpointChangeSendsOnlyThatServicesChainsAndElements() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let after = twoServices(webEndpoints: [eps[0], F.endpoint("10.180.0.3")])
+        let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        #expect(!report.full)
+        #expect(transport.listings == 1, "a normal sync never reads the table")
+        let commands = transport.lastBatch
+        let svc = N.clusterPolicy(web)
+        #expect(commands.first == "flush chain ip swift-kube-proxy \(svc)")
+        // The Service's chain is refilled: one DNAT rule per endpoint, the new one included.
+        let rules = commands.filter { $0.hasPrefix("add rule ") }
+        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") })
+        #expect(rules.contains { $0.contains("numgen inc mod 2 0") && $0.contains("dnat ip to 10.180.0.1:8080") })
+        #expect(rules.last?.contains("dnat ip to 10.180.0.3:8080") == true)
+        // The hairpin set follows the endpoint addresses.
+        #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
+        #expect(commands.contains("add element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
+        // Nothing of the other Service, no shared chain, no other element (the frontends did not change).
+        #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains("chain ip swift-kube-proxy external-") })
+        #expect(!commands.contains { $0.contains(" services") || $0.contains("table ip") })
+        #expect(commands.count == 1 + 1 + rules.count + 1)
+        #expect(report.chainsDeleted == 0)
+        let total = backend.appliedRuleset(.ipv4)!.ruleCount
+        #expect(report.totalRules["ip swift-kube-proxy"] == total)
+    }
+
+    @Test func removedServiceDeletesItsChainsAndElements() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let after = F.snapshot([(F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        let commands = transport.lastBatch
+        for chain in [N.clusterPolicy(web), N.external(web)] {
+            #expect(commands.contains("delete chain ip swift-kube-proxy \(chain)"), "\(chain)")
+        }
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-nodeports { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 2 elements }"))
+        #expect(!commands.contains { $0.hasPrefix("add") })
+        // Elements go before the chains they point to.
+        let firstChainDelete = commands.firstIndex { $0.hasPrefix("delete chain") }!
+        #expect(commands.lastIndex { $0.hasPrefix("delete element") }! < firstChainDelete)
+        #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.serviceIPs).count == 1)
+    }
+
+    @Test func aClusterIPSharedByTwoPortsStaysWhileOneIsLeft() throws {
+        let (backend, transport) = backend()
+        let https = F.name("ns1", "web", "p443")
+        let both = F.snapshot([(F.service(web, "172.30.0.41"), eps), (F.service(https, "172.30.0.41", port: 443), eps)])
+        _ = try backend.sync(both, changes: nil)
+        #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.clusterIPs).count == 1)
+        let one = F.snapshot([(F.service(web, "172.30.0.41"), eps)])
+        _ = try backend.sync(one, changes: SnapshotDiff(from: both, to: one))
+        #expect(!transport.lastBatch.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
+        #expect(transport.lastBatch.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.clusterIPs).count == 1)
+    }
+
+    @Test func goingToNoEndpointsSwapsTheServiceElementForAReject() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let after = twoServices(webEndpoints: [])
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        let commands = transport.lastBatch
+        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-services { 1 element }"))
+        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-nodeports { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        let elements = backend.appliedRuleset(.ipv4)!.elements(of: N.noEndpointServices)
+        #expect(elements.map(\.value) == [.verdict(.goto(N.rejectChain))])
+    }
+
+    @Test func aFailedBatchIsRethrownAndTheNextSyncIsFull() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let applied = backend.appliedRuleset(.ipv4)
+        let after = twoServices(webEndpoints: [eps[0]])
+        transport.state.withLock { $0.failNext = true }
+        #expect(throws: NFTError.self) { try backend.sync(after, changes: SnapshotDiff(from: before, to: after)) }
+        // The model still says what the kernel has (the batch was refused whole).
+        #expect(backend.appliedRuleset(.ipv4) == applied)
+        let next = twoServices(webEndpoints: [eps[0], F.endpoint("10.180.0.9")])
+        let report = try backend.sync(next, changes: SnapshotDiff(from: after, to: next))
+        #expect(report.full)
+        #expect(transport.listings == 2, "after a failure the table is read again")
+        #expect(transport.lastBatch.contains("flush map ip swift-kube-proxy service-ips"))
+        #expect(!transport.lastBatch.contains { $0.hasPrefix("delete chain") },
+                "the listing (empty here) and the new model decide what is stale")
+    }
+
+    @Test func aPeriodicFullSyncReassertsWithoutReadingTheTable() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let after = F.snapshot([(F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
+        let report = try backend.sync(after, changes: nil)
+        #expect(report.full)
+        #expect(transport.listings == 1)
+        // Stale chains known from the applied model are deleted.
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.clusterPolicy(web))"))
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.external(web))"))
+    }
+
+    @Test func changingTheAffinityTimeoutRecreatesTheSets() throws {
+        let (backend, transport) = backend()
+        let before = F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 100)), eps)])
+        _ = try backend.sync(before, changes: nil)
+        let after = F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 200)), eps)])
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        let commands = transport.lastBatch
+        let set = N.affinity(web, eps[0])
+        let flush = commands.firstIndex(of: "flush chain ip swift-kube-proxy \(N.clusterPolicy(web))")!
+        let delete = commands.firstIndex(of: "delete set ip swift-kube-proxy \(set)")!
+        let add = commands.firstIndex(of: "add set ip swift-kube-proxy \(set) { type ipv4_addr; }")!
+        #expect(flush < delete && delete < add)
+    }
+
+    @Test func noLocalEndpointsAreCountedAndFollowIncrementalSyncs() throws {
+        let (backend, _) = backend()
+        let remote = F.snapshot([(F.service(web, "172.30.0.41", nodePort: 30080, externalPolicy: .local), eps)])
+        let report = try backend.sync(remote, changes: nil)
+        #expect(report.noLocalEndpointsExternal == 1 && report.noLocalEndpointsInternal == 0)
+        let local = F.snapshot([(F.service(web, "172.30.0.41", nodePort: 30080, externalPolicy: .local), [F.endpoint("10.180.0.1", local: true)])])
+        let next = try backend.sync(local, changes: SnapshotDiff(from: remote, to: local))
+        #expect(!next.full && next.noLocalEndpoints == 0)
+    }
+
+    @Test func staleUDPFlowsAreDeletedAfterASuccessfulSync() throws {
+        let runner = RecordingRunner()
+        let transport = RecordingTransport()
+        let backend = NFTablesBackend(config: F.config, families: [.ipv4], transport: transport,
+                                      conntrack: ConntrackCleanup(runner: runner))
+        let dns = F.name("kube-system", "dns", "dns", .udp)
+        let before = F.snapshot([(F.service(dns, "172.30.0.10", port: 53), [F.endpoint("10.180.0.1"), F.endpoint("10.180.0.2")])])
+        _ = try backend.sync(before, changes: nil)
+        #expect(runner.conntrackCommands.isEmpty)
+        let after = F.snapshot([(F.service(dns, "172.30.0.10", port: 53), [F.endpoint("10.180.0.1")])])
+        transport.state.withLock { $0.failNext = true }
+        #expect(throws: NFTError.self) { try backend.sync(after, changes: SnapshotDiff(from: before, to: after)) }
+        #expect(runner.conntrackCommands.isEmpty, "the old rules are still in force")
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        #expect(runner.conntrackCommands == [["conntrack", "-D", "-f", "ipv4", "-p", "udp", "--orig-dst", "172.30.0.10", "--reply-src", "10.180.0.2"]])
+    }
+
+    @Test func cleanupDeletesOnlyOurTables() throws {
+        let transport = RecordingTransport()
+        let backend = NFTablesBackend(config: F.config, transport: transport)
+        try backend.cleanup()
+        #expect(transport.state.withLock { $0.deleted } == [NFTTable(family: .ip, name: "swift-kube-proxy"), NFTTable(family: .ip6, name: "swift-kube-proxy")])
+    }
+}

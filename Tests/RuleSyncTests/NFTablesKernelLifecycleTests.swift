@@ -1,0 +1,127 @@
+import DataplaneScenarios
+import NFTables
+import ProxyModel
+import Synchronization
+import Testing
+@testable import RuleSync
+
+/// A real connection that can slip a command the kernel refuses into the next batch.
+final class SabotagingTransport: NFTablesTransport {
+    let connection: NFTConnection
+    let sabotageNext = Mutex(false)
+
+    init(_ connection: NFTConnection) { self.connection = connection }
+
+    func apply(_ batch: NFTBatch) throws -> Int {
+        var batch = batch
+        if sabotageNext.withLock({ let s = $0; $0 = false; return s }) {
+            batch.append(.deleteChain(.regular("no-such-chain", in: NFTablesNames.table(.ipv4))))
+        }
+        return try connection.apply(batch)
+    }
+
+    func contents(of table: NFTTable) throws -> NFTTableContents? { try connection.contents(of: table) }
+    func deleteTableIfPresent(_ table: NFTTable) throws -> Bool { try connection.deleteTableIfPresent(table) }
+}
+
+/// Adoption after a restart, a refused batch, and `nft` reading our table, in a node namespace.
+@Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root, ip netns and python3"))
+struct NFTablesKernelLifecycleTests {
+    typealias W = ScenarioWorld
+    let db = ServicePortName(service: NamespacedName(namespace: "scenario", name: "db"), port: "", protocol: .tcp)
+
+    func nft(_ topology: Topology, _ args: String...) throws -> String {
+        try Shell.run(topology.nodeCommandPrefix + ["nft"] + args)
+    }
+
+    @Test func aRestartedBackendAdoptsTheTableAndDeletesWhatIsStale() throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let path = "/run/netns/\(topology.node)"
+        let config = RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR])
+        let dbService = ServicePort(name: db, clusterIPs: [IPAddress("172.30.0.11")!], port: 5432, targetPort: .number(Topology.backendPort),
+                                    sessionAffinity: .clientIP(timeoutSeconds: 60))
+        let before = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1, 2])), (dbService, W.endpoints([2]))])
+        _ = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: path).sync(before, changes: nil)
+        let first = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(first.contains(NFTablesNames.clusterPolicy(db)))
+        #expect(first.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
+
+        // A new process: same table, fewer Services and endpoints.
+        let restarted = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: path)
+        let after = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1]))])
+        let report = try restarted.sync(after, changes: nil)
+        #expect(report.full && report.chainsDeleted == 1)  // service-…/db/…
+        let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(!listing.contains("/db/"))
+        #expect(!listing.contains("dnat to 10.180.2.2:8080"))
+        #expect(listing.contains("dnat to 10.180.1.2:8080"))
+        #expect(!listing.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
+        #expect(listing.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
+        #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
+    }
+
+    @Test func anEndpointReachingItselfThroughItsServiceIsMasqueraded() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
+                                          networkNamespace: "/run/netns/\(topology.node)")
+        _ = try backend.sync(W.snapshot([(W.service(), W.endpoints([1]))]), changes: nil)
+        let client = "import socket; s = socket.create_connection(('172.30.0.10', 80), timeout=3); print(s.recv(100).decode().strip())"
+        let answer = try Shell.run(["ip", "netns", "exec", topology.pods[0], "python3", "-c", client])
+        // The pod answered itself, and saw the node as the source (hairpin masquerade).
+        #expect(answer.trimmingCharacters(in: .whitespacesAndNewlines) == "10.180.1.2 10.180.1.1")
+    }
+
+    @Test func bothFamiliesAreProgrammedByDefault() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR, CIDR("fd00:180::/48")!]),
+                                          networkNamespace: "/run/netns/\(topology.node)")
+        let v6 = ServicePortName(service: NamespacedName(namespace: "scenario", name: "v6"), port: "http", protocol: .tcp)
+        let dual = ServicePort(name: v6, clusterIPs: [IPAddress("172.30.0.20")!, IPAddress("fd00:30::20")!], port: 80,
+                               nodePort: 30081, sessionAffinity: .clientIP(timeoutSeconds: 30))
+        let eps = [Endpoint(address: IPAddress("10.180.1.2")!, port: 8080), Endpoint(address: IPAddress("fd00:180::2")!, port: 8080)]
+        let empty = ServicePort(name: W.name, clusterIPs: [IPAddress("fd00:30::21")!], port: 80, nodePort: 30082)
+        var snapshot = ProxySnapshot(node: W.node)
+        snapshot.servicePorts[v6] = dual
+        snapshot.endpoints[v6] = eps
+        snapshot.servicePorts[W.name] = empty
+        let report = try backend.sync(snapshot, changes: nil)
+        #expect(report.totalRules.keys.sorted() == ["ip swift-kube-proxy", "ip6 swift-kube-proxy"])
+        let ip6 = try nft(topology, "list", "table", "ip6", "swift-kube-proxy")
+        #expect(ip6.contains("dnat to [fd00:180::2]:8080"))
+        #expect(ip6.contains("fd00:30::21 . tcp . 80"))
+        #expect(ip6.contains("ip6 daddr . meta l4proto . th dport vmap @service-ips"))
+        let ip4 = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(ip4.contains("dnat to 10.180.1.2:8080") && !ip4.contains("fd00"))
+        try backend.cleanup()
+        #expect(!(try nft(topology, "list", "tables")).contains("swift-kube-proxy"))
+    }
+
+    @Test func aRefusedBatchLeavesThePreviousRulesAndTheNextSyncIsFull() throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let transport = SabotagingTransport(try NFTConnection(networkNamespace: "/run/netns/\(topology.node)"))
+        let backend = NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4], transport: transport)
+        let one = W.snapshot([(W.service(), W.endpoints([1]))])
+        _ = try backend.sync(one, changes: nil)
+        let listed = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+
+        let two = W.snapshot([(W.service(), W.endpoints([2]))])
+        transport.sabotageNext.withLock { $0 = true }
+        do {
+            _ = try backend.sync(two, changes: SnapshotDiff(from: one, to: two))
+            Issue.record("the sabotaged batch was accepted")
+        } catch let error as NFTError {
+            #expect("\(error)".contains("delete chain ip swift-kube-proxy no-such-chain"))
+        }
+        #expect(try nft(topology, "list", "table", "ip", "swift-kube-proxy") == listed, "nothing of the refused batch applied")
+
+        let report = try backend.sync(two, changes: SnapshotDiff(from: one, to: two))
+        #expect(report.full)
+        let now = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(now.contains("dnat to 10.180.2.2:8080"))
+        #expect(!now.contains("dnat to 10.180.1.2:8080"))
+    }
+}
