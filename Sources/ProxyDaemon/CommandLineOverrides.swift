@@ -34,8 +34,6 @@ public struct CommandLineOverrides: Sendable, Equatable {
             guard let mode = ProxyConfig.Mode(rawValue: proxyMode) else {
                 throw fail("proxy-mode", "\"\(proxyMode)\" is not one of \(ProxyConfig.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            // As ProxyConfig.validate, until the nftables backend lands.
-            if mode == .nftables { throw fail("proxy-mode", "\"\(proxyMode)\" is not built yet; use userspace or iptables") }
             config.mode = mode
         }
         if let clusterCIDR { config.clusterCIDRs = try cidrs("cluster-cidr", clusterCIDR) }

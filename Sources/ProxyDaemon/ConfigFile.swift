@@ -79,11 +79,6 @@ extension ProxyConfig {
             let mark = YAMLKeyMark.of(key, in: root)
             return ConfigError(file: file, line: mark?.line, column: mark?.column, key: key, message: message)
         }
-        switch mode {
-        case .userspace, .iptables: break
-        case .nftables:
-            throw fail("mode", "\"\(mode.rawValue)\" is not built yet; use userspace or iptables")
-        }
         switch source {
         case .file:
             guard manifests != nil else { throw fail("manifests", "required with source: file") }

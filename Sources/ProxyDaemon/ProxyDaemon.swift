@@ -146,7 +146,7 @@ public struct ProxyDaemon: Sendable {
 
     /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
     /// The userspace proxy installs nothing that outlives the process. Each rule backend adds its own
-    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables, when it lands: our table),
+    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables: our tables),
     /// whatever the configured mode; conntrack state is left alone.
     public func cleanup() async throws {
         // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
@@ -177,6 +177,11 @@ public struct ProxyDaemon: Sendable {
         ("userspace", { _, _ in }),
         // Our SKP- chains and the jumps to them, in whichever iptables (nft, legacy) holds them.
         ("iptables", { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
+        // Our two tables per family (the rules, and userspace mode's redirects); nothing else.
+        ("nftables", { config, _ in
+            try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false).cleanup()
+            try NFTablesUserspaceRedirector().cleanup()
+        }),
     ]
 
     public struct CleanupError: Error, CustomStringConvertible {
@@ -202,7 +207,9 @@ public struct ProxyDaemon: Sendable {
             let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice, cleansConntrack: false)
             return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
         case .nftables:
-            throw ConfigError(file: "", key: "mode", message: "\"\(config.mode.rawValue)\" is not built yet")
+            // As for iptables, stale conntrack flows are the daemon's ctnetlink cleaner's job.
+            let backend = try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false)
+            return RuleSyncDataplane(name: "nftables", backend: backend, metrics: metrics, logger: logger)
         }
     }
 }

@@ -4,7 +4,7 @@ import Foundation
 import ProxyModel
 import Testing
 
-/// The real binary in `mode: iptables`, run inside the node namespace of a test topology: a
+/// The real binary in `mode: iptables` and `mode: nftables`, run inside the node namespace of a test topology: a
 /// ClusterIP reaches both pods, an endpoint removed from the manifests stops receiving, and the
 /// rules stay in place when the program exits (as kube-proxy's do).
 @Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root and iproute2"))
@@ -33,13 +33,14 @@ struct RuleBackendEndToEndTests {
         """
     }
 
-    @Test func iptablesModeForwardsClusterIPTrafficAndFollowsEdits() async throws {
+    @Test(arguments: ["iptables", "nftables"])
+    func ruleModeForwardsClusterIPTrafficAndFollowsEdits(mode: String) async throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
         let dir = try ProxyProcess.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try """
-        mode: iptables
+        mode: \(mode)
         source: file
         manifests: services.yaml
         clusterCIDR: ["\(Topology.clusterCIDR)"]
@@ -73,7 +74,9 @@ struct RuleBackendEndToEndTests {
         process.terminate()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        let rules = try Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])
-        #expect(rules.contains("SKP-SERVICES"), "exit must leave the rules in place")
+        let rules = mode == "iptables"
+            ? try Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])
+            : try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "table", "ip", "swift-kube-proxy"])
+        #expect(rules.contains(mode == "iptables" ? "SKP-SERVICES" : "172.30.0.41 . tcp . 80"), "exit must leave the rules in place")
     }
 }

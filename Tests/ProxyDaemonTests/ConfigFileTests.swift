@@ -66,7 +66,6 @@ import Testing
         ("manifests: a.yaml\nmasqueradeAll: sometimes\n", "c.yaml:2:16: masqueradeAll: expected true or false"),
         ("manifests: a.yaml\nnodePortAddresses: [10.0.0.0/40]\n", "c.yaml:2:21: nodePortAddresses: \"10.0.0.0/40\" is not"),
         ("manifests: a.yaml\nmode: ipvs\n", "c.yaml:2:7: mode: \"ipvs\" is not one of userspace, nftables, iptables"),
-        ("manifests: a.yaml\nmode: nftables\n", "c.yaml:2:1: mode: \"nftables\" is not built yet"),
         ("manifests: a.yaml\nmasqueradeBit: 32\n", "c.yaml:2:16: masqueradeBit: 32 is not within 0...31"),
         ("manifests: a.yaml\niptablesVariant: both\n", "c.yaml:2:18: iptablesVariant: \"both\" is not one of auto, nft, legacy"),
         ("source: file\n", "c.yaml:1:1: manifests: required with source: file"),
