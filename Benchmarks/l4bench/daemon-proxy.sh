@@ -4,8 +4,10 @@
 # usage: daemon-proxy.sh BINARY LISTEN_PORT HOST:PORT[,HOST:PORT...]
 set -euo pipefail
 bin=$1 port=$2 backends=$3
+# The program replaces this shell (exec), so l4bench measures it alone; the scratch directories of
+# earlier phases are removed here instead.
+rm -rf /tmp/skp-l4bench.*
 dir=$(mktemp -d /tmp/skp-l4bench.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
 cat > "$dir/config.yaml" <<CONFIG
 mode: userspace
 source: file
@@ -38,7 +40,4 @@ SLICE
     i=$((i + 1))
   done
 } > "$dir/services.yaml"
-"$bin" --config "$dir/config.yaml" --log-level warning &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid; rm -rf "$dir"' EXIT TERM INT
-wait $pid
+exec "$bin" --config "$dir/config.yaml" --log-level warning
