@@ -51,4 +51,14 @@ public struct ConntrackCleanup: Sendable {
         }
         return failed
     }
+
+    /// After a sync that put `snapshot` in force: deletes the flows that the step from `last` (the
+    /// snapshot in force before) made stale. After a failed sync `changes` no longer describes that
+    /// step, so the two snapshots are compared instead.
+    public func deleteStale(from last: ProxySnapshot?, to snapshot: ProxySnapshot, changes: SnapshotDiff?,
+                            lastSyncFailed: Bool, families: [IPAddress.Family]) {
+        guard let last else { return }
+        let diff = (!lastSyncFailed ? changes : nil) ?? SnapshotDiff(from: last, to: snapshot)
+        delete(diff.staleFlows(from: last, to: snapshot), old: last, new: snapshot, families: families)
+    }
 }

@@ -89,10 +89,8 @@ public final class IPTablesBackend: RuleSyncBackend {
                 throw firstError
             }
             // The new rules are in force: flows NATed by the old ones to what is gone are now stale.
-            if let conntrack, let last = st.lastApplied {
-                let diff = (!st.lastSyncFailed ? changes : nil) ?? SnapshotDiff(from: last, to: snapshot)
-                conntrack.delete(diff.staleFlows(from: last, to: snapshot), old: last, new: snapshot, families: families)
-            }
+            conntrack?.deleteStale(from: st.lastApplied, to: snapshot, changes: changes,
+                                   lastSyncFailed: st.lastSyncFailed, families: families)
             st.lastApplied = snapshot
             st.lastSyncFailed = false
             return report
