@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "RuleSyncTests", dependencies: ["RuleSync", "DataplaneScenarios"]),
         // ProxyDaemon too: one test drives the cleanup through the sync runner, as the daemon does.
         .testTarget(name: "ConntrackTests", dependencies: ["Conntrack", "ProxyDaemon"]),
-        .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon"]),
+        .testTarget(name: "ProxyDaemonTests", dependencies: ["ProxyDaemon", "EndToEndSupport"]),
         // Launching the real binary and talking to it over loopback, for every end-to-end test.
         .target(name: "EndToEndSupport", path: "Tests/EndToEndSupport"),
         .testTarget(name: "EndToEndTests", dependencies: ["ProxyDaemon", "DataplaneScenarios", "EndToEndSupport"]),

@@ -7,19 +7,6 @@ import Testing
 @Suite struct DeploymentFileTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    func run(_ args: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = args
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     @Test func systemdAnalyzeVerifiesTheUnit() throws {
         // verify checks that ExecStart exists: point it at the binary this build made.
         let unit = try String(contentsOfFile: Self.root + "/systemd/swift-kube-proxy.service", encoding: .utf8)
@@ -31,14 +18,14 @@ import Testing
         let path = dir + "/swift-kube-proxy.service"
         try unit.replacingOccurrences(of: "/usr/local/bin/swift-kube-proxy", with: ProxyProcess.binary)
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let (status, output) = try run(["systemd-analyze", "verify", path])
+        let (status, output) = try runProgram(["systemd-analyze", "verify", path])
         #expect(status == 0, "\(output)")
         #expect(output.isEmpty, "\(output)")
     }
 
     @Test func theManifestsPassStrictSchemaValidation() throws {
         // kubernetes-validate (PyPI) carries the Kubernetes OpenAPI schemas; --strict rejects unknown fields.
-        let (status, output) = try run(["kubernetes-validate", "--strict", Self.root + "/deploy/daemonset.yaml"])
+        let (status, output) = try runProgram(["kubernetes-validate", "--strict", Self.root + "/deploy/daemonset.yaml"])
         #expect(status == 0, "\(output)")
         for kind in ["serviceaccount", "clusterrole", "clusterrolebinding", "configmap", "daemonset"] {
             #expect(output.contains("passed for resource \(kind)/swift-kube-proxy"), "\(output)")

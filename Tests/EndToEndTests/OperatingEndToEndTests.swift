@@ -44,11 +44,11 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "needs root for network namespaces"))
     func cleanupRemovesOurChainsAndNothingElse() throws {
         let ns = "skp-cleanup-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
-        _ = try shell(["ip", "netns", "add", ns])
-        defer { _ = try? shell(["ip", "netns", "delete", ns]) }
+        _ = try runProgram(["ip", "netns", "add", ns])
+        defer { _ = try? runProgram(["ip", "netns", "delete", ns]) }
         // Foundation's Process (which runs iptables-save) needs a working loopback, as every node has.
-        _ = try shell(["ip", "-n", ns, "link", "set", "lo", "up"])
-        _ = try shell(["ip", "netns", "exec", ns, "iptables-nft-restore", "--noflush"], input: """
+        _ = try runProgram(["ip", "-n", ns, "link", "set", "lo", "up"])
+        _ = try runProgram(["ip", "netns", "exec", ns, "iptables-nft-restore", "--noflush"], input: """
             *nat
             :SKP-SERVICES - [0:0]
             :OTHER-CHAIN - [0:0]
@@ -57,29 +57,12 @@ import Testing
             COMMIT
 
             """)
-        let (status, output) = try shell(["timeout", "60", "ip", "netns", "exec", ns, ProxyProcess.binary, "--cleanup"])
+        let (status, output) = try runProgram(["timeout", "60", "ip", "netns", "exec", ns, ProxyProcess.binary, "--cleanup"])
         #expect(status == 0, "\(output)")
-        let (_, after) = try shell(["ip", "netns", "exec", ns, "iptables-nft-save", "-t", "nat"])
+        let (_, after) = try runProgram(["ip", "netns", "exec", ns, "iptables-nft-save", "-t", "nat"])
         #expect(!after.contains("SKP-"), "\(after)")
         #expect(after.contains(":OTHER-CHAIN"), "\(after)")
         #expect(after.contains("-A OUTPUT -j OTHER-CHAIN"), "\(after)")
-    }
-
-    @discardableResult
-    func shell(_ args: [String], input: String = "") throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = args
-        let stdin = Pipe(), out = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
 

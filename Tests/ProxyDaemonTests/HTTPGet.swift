@@ -30,23 +30,6 @@ func eventually(_ condition: () async throws -> Bool) async throws {
     }
 }
 
-/// Runs a program with `input` on stdin; returns its exit status and output.
-func run(_ args: [String], input: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = args
-    let stdin = Pipe(), out = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input.utf8))
-    try stdin.fileHandleForWriting.close()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// The value of the sample `name{labels}` (labels written as in the exposition, or "" for none).
 func sample(_ text: String, _ name: String, _ labels: String = "") -> Double? {
     let key = labels.isEmpty ? name : "\(name){\(labels)}"

@@ -1,3 +1,4 @@
+import EndToEndSupport
 import Foundation
 import Logging
 @testable import ProxyDaemon
@@ -27,7 +28,7 @@ import Glibc
 
     /// promtool's lint, minus the one finding kube-proxy itself has: its no_local_endpoints gauge is named `_total`.
     func promtoolFindings(_ text: String) throws -> [String] {
-        let (status, output) = try run(["promtool", "check", "metrics"], input: text)
+        let (status, output) = try runProgram(["promtool", "check", "metrics"], input: text)
         let findings = output.split(separator: "\n").map(String.init)
             .filter { !$0.contains("kubeproxy_sync_proxy_rules_no_local_endpoints_total non-counter metrics should not have \"_total\" suffix") }
         if status != 0 && findings.isEmpty { return [] }
