@@ -61,14 +61,6 @@ public struct ClusterState: Sendable {
         allDirty = true
     }
 
-    /// The names of everything held, for a relist to find what disappeared.
-    public var serviceNames: Set<NamespacedName> { Set(services.keys) }
-    public var endpointSliceNames: [NamespacedName: NamespacedName] {
-        var result: [NamespacedName: NamespacedName] = [:]
-        for (service, byName) in slices { for name in byName.keys { result[name] = service } }
-        return result
-    }
-
     /// The newest `lastChangeTriggerTime` among the slices of each Service changed since the last snapshot.
     public var pendingTriggerTimes: [Double] {
         dirty.compactMap { slices[$0]?.values.compactMap(\.lastChangeTriggerTime).max() }

@@ -52,7 +52,7 @@ public final class ClusterStore: Sendable {
         guarded.withLock { ($0.state.pendingServiceChanges, $0.state.pendingEndpointChanges) }
     }
 
-    /// Reads the state without taking a snapshot (for relists that must compare names).
+    /// Reads the state without taking a snapshot (health checks look at the node this way).
     public func read<T>(_ body: (ClusterState) -> T) -> T { guarded.withLock { body($0.state) } }
 
     /// Builds the next snapshot from everything recorded so far.

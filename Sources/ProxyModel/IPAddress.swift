@@ -86,8 +86,6 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
-    public var isUnspecified: Bool { high == 0 && low == 0 }
-
     public var description: String {
         switch family {
         case .ipv4:
