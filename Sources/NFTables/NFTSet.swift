@@ -11,6 +11,13 @@ public struct NFTSet: Sendable, Hashable {
     /// Default lifetime of elements (needs `.timeout`).
     public var timeout: Duration?
     public var comment: String?
+    /// For a `typeof` set: the expressions of its key and (for a map) of its values.
+    public var typeof: (key: NFTTypeof, data: NFTTypeof?)? {
+        get { keyTypeof.map { ($0, dataTypeof) } }
+        set { keyTypeof = newValue?.key; dataTypeof = newValue?.data }
+    }
+    private var keyTypeof: NFTTypeof?
+    private var dataTypeof: NFTTypeof?
 
     public init(
         table: NFTTable, name: String, keyType: NFTDataType, mapping: Mapping? = nil,
@@ -39,6 +46,17 @@ public struct NFTSet: Sendable, Hashable {
         comment: String? = nil
     ) -> NFTSet {
         NFTSet(table: table, name: name, keyType: key, mapping: mapping, flags: flags, comment: comment)
+    }
+
+    /// A data map declared by expressions: `map NAME { typeof KEY : VALUE; }`. `key` and `value`
+    /// give what the kernel stores (numgen's key is `.integer(bytes: 4)`).
+    public static func map(
+        _ name: String, in table: NFTTable, typeof keyExpression: NFTTypeof, key: NFTDataType,
+        to valueExpression: NFTTypeof, value: NFTDataType, comment: String? = nil
+    ) -> NFTSet {
+        var set = NFTSet(table: table, name: name, keyType: key, mapping: .data(value), comment: comment)
+        set.typeof = (keyExpression, valueExpression)
+        return set
     }
 
     public var isMap: Bool { mapping != nil }
@@ -72,7 +90,10 @@ public struct NFTSet: Sendable, Hashable {
 
     /// `ipv4_addr . inet_proto . inet_service : verdict`, as `nft list` prints the type.
     public var typeDescription: String {
-        switch mapping {
+        if let keyTypeof {
+            return "typeof \(keyTypeof)" + (dataTypeof.map { " : \($0)" } ?? "")
+        }
+        return switch mapping {
         case nil: keyType.description
         case .verdict: "\(keyType) : verdict"
         case .data(let type): "\(keyType) : \(type)"
@@ -134,21 +155,23 @@ public struct NFTSetElement: Sendable, Hashable {
 extension NFTSet {
     /// The set userdata `nft` writes (libnftnl `NFTNL_UDATA_SET_*` TLVs: type byte, length byte,
     /// value): the key's byte order, and a map's data byte order, so that `nft list` prints
-    /// integer-like keys and values the right way round; and the comment.
+    /// integer-like keys and values the right way round; a `typeof` set's expressions; the comment.
     var userdata: [UInt8] {
-        var tlv: [UInt8] = []
-        func put(_ type: UInt8, u32 value: UInt32) {
-            tlv += [type, 4] + withUnsafeBytes(of: value) { Array($0) }
-        }
-        put(0, u32: keyType.byteOrder)  // NFTNL_UDATA_SET_KEYBYTEORDER
+        var tlv = UserdataTLV.u32(0, keyType.byteOrder)  // NFTNL_UDATA_SET_KEYBYTEORDER
         switch mapping {
-        case .data(let type): put(1, u32: type.byteOrder)  // NFTNL_UDATA_SET_DATABYTEORDER
-        case .verdict: put(1, u32: 0)
+        case .data(let type): tlv += UserdataTLV.u32(1, type.byteOrder)  // NFTNL_UDATA_SET_DATABYTEORDER
+        case .verdict: tlv += UserdataTLV.u32(1, 0)
         case nil: break
         }
+        if let keyTypeof {
+            tlv += UserdataTLV.nest(3, keyTypeof.userdata)  // NFTNL_UDATA_SET_KEY_TYPEOF
+            if let dataTypeof {
+                tlv += UserdataTLV.nest(4, dataTypeof.userdata)  // NFTNL_UDATA_SET_DATA_TYPEOF
+                tlv += UserdataTLV.u32(6, 0)  // NFTNL_UDATA_SET_DATA_INTERVAL: values are not ranges
+            }
+        }
         if let comment {
-            let bytes = Array(comment.utf8.prefix(127)) + [0]
-            tlv += [7, UInt8(bytes.count)] + bytes  // NFTNL_UDATA_SET_COMMENT
+            tlv += UserdataTLV.nest(7, Array(comment.utf8.prefix(127)) + [0])  // NFTNL_UDATA_SET_COMMENT
         }
         return tlv
     }

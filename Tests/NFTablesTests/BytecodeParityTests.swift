@@ -44,6 +44,10 @@ struct BytecodeParityTests {
         ("meta l4proto tcp redirect to :8080", [.match(.l4proto, .proto(.tcp)), .redirect(toPort: 8080)]),
         ("meta l4proto udp redirect to ip daddr . meta l4proto . th dport map @redirects",
          [.match(.l4proto, .proto(.udp)), .redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "redirects")]),
+        ("meta l4proto tcp dnat ip to numgen inc mod 2 map @endpoints",
+         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .inc, modulus: 2, map: "endpoints", family: .ip)]),
+        ("meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints",
+         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .random, modulus: 2, map: "endpoints", family: .ip)]),
     ]
 
     @Test func ourRulesHoldTheExpressionsNftWrites() throws {
@@ -69,6 +73,8 @@ struct BytecodeParityTests {
         ("update @affinity { ip6 saddr timeout 10800s }", [.dynset(.update, set: "affinity", key: [.ip6Saddr], timeout: .seconds(10800))]),
         ("meta l4proto tcp dnat to [fd00:1::5]:8080", [.match(.l4proto, .proto(.tcp)), .dnat(to: NFTValue(ipv6: "fd00:1::5")!, port: 8080)]),
         ("reject with icmpv6 type port-unreachable", [.reject(.icmpv6(.v6PortUnreachable))]),
+        ("meta l4proto tcp dnat ip6 to numgen inc mod 2 map @endpoints",
+         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .inc, modulus: 2, map: "endpoints", family: .ip6)]),
     ]
 
     @Test func ip6RulesHoldTheExpressionsNftWrites() throws {
@@ -82,6 +88,7 @@ struct BytecodeParityTests {
         defer { namespace.remove() }
         let connection = try NFTConnection(networkNamespace: namespace.path)
         let address: NFTDataType = family == .ip6 ? .ipv6Addr : .ipv4Addr
+        let endpoints = family == .ip6 ? ["fd00:1::5", "fd00:1::6"] : ["10.1.0.5", "10.1.0.6"]
 
         let declarations = """
             set local-ips { type \(address); flags interval; }
@@ -89,6 +96,8 @@ struct BytecodeParityTests {
             map service-ips { type \(address) . inet_proto . inet_service : verdict; }
             map nodeports { type inet_proto . inet_service : verdict; }
             map redirects { type \(address) . inet_proto . inet_service : inet_service; }
+            map endpoints { typeof numgen inc mod 2 : \(family == .ip6 ? "ip6" : "ip") daddr . tcp dport;
+                elements = { 0 : \(endpoints[0]) . 8080, 1 : \(endpoints[1]) . 8080 } }
             chain ep1 { }
             chain ep2 { }
             chain c { }
@@ -106,6 +115,11 @@ struct BytecodeParityTests {
         batch.add(.map("service-ips", in: ours, key: .concat(address, .inetProto, .inetService), to: .verdict))
         batch.add(.map("nodeports", in: ours, key: .concat(.inetProto, .inetService), to: .verdict))
         batch.add(.map("redirects", in: ours, key: .concat(address, .inetProto, .inetService), to: .data(.inetService)))
+        let endpointMap = NFTStatement.endpointMap("endpoints", in: ours, mode: .inc, modulus: 2, protocol: .tcp)
+        batch.add(endpointMap)
+        batch.add(endpoints.enumerated().map { i, a in
+            NFTSetElement(key: .integer(UInt32(i)), value: .data(.concat(NFTValue(ipAddress: a)!, .port(8080))))
+        }, to: endpointMap)
         for name in ["ep1", "ep2", "c"] { batch.add(NFTChain.regular(name, in: ours)) }
         for (text, statements) in cases {
             batch.add(NFTRule(table: ours, chain: "c", statements, comment: text.contains("comment") ? "default/web:http" : nil))
