@@ -155,7 +155,7 @@ public final class NFTablesBackend: RuleSyncBackend {
             existingSets = applied.setNames
         }
         let t = NFTablesTransaction.full(ruleset, existingChains: existingChains, existingSets: existingSets,
-                                         recreateAffinitySets: fs.recreateAffinitySets)
+                                         previous: fs.needsListing ? nil : fs.applied, recreateAffinitySets: fs.recreateAffinitySets)
         let bytes = try transport.apply(t.batch)
         fs.applied = ruleset
         fs.needsFull = false

@@ -236,59 +236,63 @@ public struct NFTablesRenderer: Sendable {
             return [rule(internalChain, match + [sourceMatch(pods, negated: true), .jump(N.markForMasquerade)], comment: "masquerade off-cluster sources")]
         }()
 
-        if plan.usesClusterEndpoints {
-            let masq = internalChain == svcChain ? masqueradeInternal : []
-            out.chains.append(NFTablesChainRules(chain(svcChain), masq + endpointChoice(plan, plan.clusterEndpoints, bases: endpointBases, in: svcChain)))
-        }
-        if plan.usesLocalEndpoints {
-            let masq = internalChain == localChain ? masqueradeInternal : []
-            out.chains.append(NFTablesChainRules(chain(localChain), masq + endpointChoice(plan, plan.localEndpoints, bases: endpointBases, in: localChain)))
+        for (used, chainName, endpoints) in [(plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
+                                              (plan.usesLocalEndpoints, localChain, plan.localEndpoints)] where used {
+            let masq = internalChain == chainName ? masqueradeInternal : []
+            let choice = endpointChoice(plan, endpoints, bases: endpointBases, in: chainName)
+            out.chains.append(NFTablesChainRules(chain(chainName), masq + choice.rules))
+            if let map = choice.map { out.sets.append(map) }
         }
         for ep in plan.reachableEndpoints {
             let a = Self.value(ep.address)
             out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
             if let timeout = plan.affinityTimeoutSeconds {
-                out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
-                                     timeout: .seconds(timeout)))
+                out.sets.append(NFTablesSetContents(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType,
+                                                         flags: [.dynamic, .timeout], timeout: .seconds(timeout))))
             }
         }
         return out
     }
 
-    /// Affinity lookups first (a client seen recently goes back to its endpoint), then one rule per
-    /// endpoint: the i-th of n matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it:
-    /// round-robin) or `numgen random mod (n-i) 0` (probability 1/(n-i): uniform); the last always.
-    /// Each rule does the endpoint's work itself (affinity update, DNAT), so there is no chain per
-    /// endpoint. kube-proxy writes one `numgen … vmap { … }` with an anonymous map to endpoint chains;
-    /// the kernel binds each anonymous set by walking the whole transaction, which made a full sync
-    /// quadratic, and it revalidates every chain of the table on each commit, so fewer chains make
-    /// every sync cheaper.
-    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
-        var rules: [NFTRule] = []
+    /// The endpoint choice of one policy chain. Without affinity it is one rule,
+    /// `dnat to numgen inc|random mod N map @CHAIN`, over a map of the chain's own name holding
+    /// `i : address . port` for the N endpoints: round-robin (`inc`) or uniform (`random`), and an
+    /// endpoint change is a change of map elements only, which the kernel commits without
+    /// revalidating the table's chains (any changed rule makes it revalidate all of them).
+    /// kube-proxy's `numgen … vmap { … }` with an anonymous map to per-endpoint chains costs a chain
+    /// per endpoint and makes the full sync quadratic (the kernel binds each anonymous set by
+    /// walking the whole transaction).
+    ///
+    /// With ClientIP affinity the choice needs the endpoint's identity in the rule (the affinity
+    /// set to look up and update), so it is a rule per endpoint: affinity lookups first, then the
+    /// i-th of n rules matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the
+    /// last always.
+    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String],
+                        in chainName: String) -> (rules: [NFTRule], map: NFTablesSetContents?) {
         let proto = Self.proto(plan.protocol)
-        func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
-            var statements: [NFTStatement] = []
-            if plan.affinityTimeoutSeconds != nil {
-                statements.append(.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]))
-            }
-            statements.append(.match(.l4proto, .proto(proto)))
-            statements.append(.dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family))
-            return statements
-        }
-        if plan.affinityTimeoutSeconds != nil {
-            for ep in endpoints {
-                rules.append(rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)))
-            }
-        }
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
         let n = endpoints.count
-        for (i, ep) in endpoints.enumerated() {
-            if i == n - 1 {
-                rules.append(rule(chainName, toEndpoint(ep), comment: "\(ep)"))
-            } else {
-                rules.append(rule(chainName, [.numgen(mode, modulus: UInt32(n - i), equals: 0)] + toEndpoint(ep), comment: "\(ep)"))
+        guard plan.affinityTimeoutSeconds != nil else {
+            let map = NFTStatement.endpointMap(chainName, in: table, mode: mode, modulus: UInt32(n), protocol: proto,
+                                               comment: "endpoints of \(plan.name)")
+            let elements = endpoints.enumerated().map { i, ep in
+                NFTSetElement(key: .integer(UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port)))))
             }
+            let rule = rule(chainName, [.match(.l4proto, .proto(proto)), .dnat(numgen: mode, modulus: UInt32(n), map: chainName, family: table.family)])
+            return ([rule], NFTablesSetContents(map, elements: elements))
         }
-        return rules
+        func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
+            [.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]),
+             .match(.l4proto, .proto(proto)),
+             .dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family)]
+        }
+        var rules = endpoints.map { ep in
+            rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep))
+        }
+        for (i, ep) in endpoints.enumerated() {
+            let pick: [NFTStatement] = i == n - 1 ? [] : [.numgen(mode, modulus: UInt32(n - i), equals: 0)]
+            rules.append(rule(chainName, pick + toEndpoint(ep), comment: "\(ep)"))
+        }
+        return (rules, nil)
     }
 }

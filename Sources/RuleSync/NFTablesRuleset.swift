@@ -14,13 +14,28 @@ public struct NFTablesChainRules: Sendable, Hashable {
     public var name: String { chain.name }
 }
 
-/// What one Service port contributes to a table: its own chains and affinity sets, and its
-/// elements in the shared maps. The unit an incremental sync rewrites.
+/// A set or map of ours with the elements we put in it.
+public struct NFTablesSetContents: Sendable, Hashable {
+    public var set: NFTSet
+    /// nil for a set the packet path fills (affinity): a sync creates it and never touches its elements.
+    public var elements: [NFTSetElement]?
+
+    public init(_ set: NFTSet, elements: [NFTSetElement]? = nil) {
+        self.set = set
+        self.elements = elements
+    }
+
+    public var name: String { self.set.name }
+}
+
+/// What one Service port contributes to a table: its own chains and sets, and its elements in the
+/// shared maps. The unit an incremental sync rewrites.
 public struct NFTablesServiceRules: Sendable, Hashable {
-    /// `service-`, `local-`, `external-`, `firewall-` and `endpoint-` chains of this Service port.
+    /// `service-`, `local-`, `external-` and `firewall-` chains of this Service port.
     public var chains: [NFTablesChainRules] = []
-    /// `affinity-` sets, one per reachable endpoint, with ClientIP affinity.
-    public var sets: [NFTSet] = []
+    /// The endpoint maps of its `service-`/`local-` chains (named like the chain), and with
+    /// ClientIP affinity an `affinity-` set per reachable endpoint.
+    public var sets: [NFTablesSetContents] = []
     /// Elements of the shared sets and maps (`service-ips`, `cluster-ips`, …), by set name.
     public var elements: [String: [NFTSetElement]] = [:]
 

@@ -81,7 +81,7 @@ final class RecordingTransport: NFTablesTransport {
         #expect(report.bytesWritten == commands.count * 100)
     }
 
-    @Test func oneEndpointChangeSendsOnlyThatServicesChainsAndElements() throws {
+    @Test func oneEndpointReplacedSendsOnlyThatServicesMapElements() throws {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)
         _ = try backend.sync(before, changes: nil)
@@ -89,24 +89,43 @@ final class RecordingTransport: NFTablesTransport {
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         #expect(!report.full)
         #expect(transport.listings == 1, "a normal sync never reads the table")
-        let commands = transport.lastBatch
         let svc = N.clusterPolicy(web)
-        #expect(commands.first == "flush chain ip swift-kube-proxy \(svc)")
-        // The Service's chain is refilled: one DNAT rule per endpoint, the new one included.
-        let rules = commands.filter { $0.hasPrefix("add rule ") }
-        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") })
-        #expect(rules.contains { $0.contains("numgen inc mod 2 0") && $0.contains("dnat ip to 10.180.0.1:8080") })
-        #expect(rules.last?.contains("dnat ip to 10.180.0.3:8080") == true)
-        // The hairpin set follows the endpoint addresses.
-        #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
-        #expect(commands.contains("add element ip swift-kube-proxy hairpin-endpoints { 1 element }"))
-        // Nothing of the other Service, no shared chain, no other element (the frontends did not change).
-        #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains("chain ip swift-kube-proxy external-") })
-        #expect(!commands.contains { $0.contains(" services") || $0.contains("table ip") })
-        #expect(commands.count == 1 + 1 + rules.count + 1)
-        #expect(report.chainsDeleted == 0)
+        // As many endpoints as before: the rule stays, the endpoint map is refilled, and the hairpin
+        // set follows the endpoint addresses. No rule means no revalidation of the table's chains.
+        #expect(transport.lastBatch == [
+            "flush map ip swift-kube-proxy \(svc)",
+            "add element ip swift-kube-proxy \(svc) { 2 elements }",
+            "delete element ip swift-kube-proxy hairpin-endpoints { 1 element }",
+            "add element ip swift-kube-proxy hairpin-endpoints { 1 element }",
+        ])
+        #expect(report.rulesWritten == 0 && report.chainsDeleted == 0)
+        let map = backend.appliedRuleset(.ipv4)!.services[web]!.sets.first { $0.name == svc }!
+        #expect(map.elements?.map(\.value) == [.data(.concat(NFTValue(ipv4: "10.180.0.1")!, .port(8080))),
+                                               .data(.concat(NFTValue(ipv4: "10.180.0.3")!, .port(8080)))])
         let total = backend.appliedRuleset(.ipv4)!.ruleCount
         #expect(report.totalRules["ip swift-kube-proxy"] == total)
+    }
+
+    @Test func anEndpointAddedRewritesTheChoiceRuleAndRecreatesItsMap() throws {
+        let (backend, transport) = backend()
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        let after = twoServices(webEndpoints: eps + [F.endpoint("10.180.0.3")])
+        let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        let svc = N.clusterPolicy(web)
+        let commands = transport.lastBatch
+        // The map is declared `typeof numgen inc mod 3`, so it is made again, after the chains that
+        // refer to it were flushed, and the rule's modulus follows the endpoint count.
+        let flush = try #require(commands.firstIndex(of: "flush chain ip swift-kube-proxy \(svc)"))
+        let delete = try #require(commands.firstIndex(of: "delete map ip swift-kube-proxy \(svc)"))
+        #expect(flush < delete)
+        #expect(commands[delete + 1] == "add map ip swift-kube-proxy \(svc) { typeof numgen inc mod 3 : ip daddr . tcp dport; }")
+        let rules = commands.filter { $0.hasPrefix("add rule ") }
+        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") || $0.hasPrefix("add rule ip swift-kube-proxy \(N.external(web)) ") })
+        #expect(rules.contains { $0.hasSuffix("dnat ip to numgen inc mod 3 map @\(svc)") })
+        #expect(commands.contains("add element ip swift-kube-proxy \(svc) { 3 elements }"))
+        #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains(" services") })
+        #expect(report.rulesWritten == rules.count)
     }
 
     @Test func removedServiceDeletesItsChainsAndElements() throws {

@@ -55,7 +55,7 @@ struct NFTablesKernelLifecycleTests {
         let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
         #expect(!listing.contains("/db/"))
         #expect(!listing.contains("dnat to 10.180.2.2:8080"))
-        #expect(listing.contains("dnat to 10.180.1.2:8080"))
+        #expect(listing.contains("0 : 10.180.1.2 . 8080"))  // the endpoint map of the remaining Service
         #expect(!listing.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
         #expect(listing.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
@@ -121,7 +121,7 @@ struct NFTablesKernelLifecycleTests {
         let report = try backend.sync(two, changes: SnapshotDiff(from: one, to: two))
         #expect(report.full)
         let now = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
-        #expect(now.contains("dnat to 10.180.2.2:8080"))
-        #expect(!now.contains("dnat to 10.180.1.2:8080"))
+        #expect(now.contains("0 : 10.180.2.2 . 8080"))
+        #expect(!now.contains("10.180.1.2 . 8080"))
     }
 }
