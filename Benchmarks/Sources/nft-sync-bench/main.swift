@@ -4,9 +4,9 @@
 //
 // Topology: client (192.168.50.2) ── node (our table) ── backends (10.180.0.2…, one echo server on
 // 0.0.0.0:8080). Every Service port has ENDPOINTS endpoints on the backend addresses. Measures the
-// full sync, one-Service incremental syncs (one endpoint replaced), bytes sent, peak RSS, and the
-// TCP connect latency (median of 200) to the first and to the last Service. Namespaces are
-// deleted at exit, whatever happens.
+// full sync, one-Service incremental syncs (an endpoint replaced; a Service added; an endpoint
+// added), bytes sent, peak RSS, and the TCP connect latency (median of 200) to the first and to
+// the last Service. Namespaces are deleted at exit, whatever happens.
 import Foundation
 import ProxyModel
 import NFTables
@@ -165,8 +165,32 @@ for round in 0..<rounds {
 }
 times.sort()
 cpus.sort()
-print(String(format: "one-Service sync: %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median  %d bytes sent",
+print(String(format: "one-Service sync (an endpoint replaced): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median  %d bytes sent",
              times[times.count / 2], times.first!, times.last!, cpus[cpus.count / 2], bytes.sorted()[bytes.count / 2]))
+
+// A Service added, then its endpoint count changed: both rewrite rules, which makes the kernel
+// revalidate the table's chains, so these are the slow kind of one-Service sync.
+var ruleTimes: [String: [Double]] = [:], ruleCPUs: [String: [Double]] = [:]
+for round in 0..<rounds {
+    let extra = name(services + round)
+    var next = snapshot
+    next.servicePorts[extra] = ServicePort(name: extra, clusterIPs: [IPAddress("172.31.\(round / 250).\(round % 250 + 1)")!], port: 80,
+                                           targetPort: .number(8080))
+    next.endpoints[extra] = eps[name(0)]
+    var grown = next
+    grown.endpoints[extra]!.append(Endpoint(address: IPAddress("10.180.2.\(round % 250 + 2)")!, port: 8080, isLocal: false, nodeName: "y"))
+    for (kind, from, to) in [("Service added", snapshot, next), ("endpoint added", next, grown)] {
+        let c0 = threadCPU()
+        let t = try clock.measure { _ = try backend.sync(to, changes: SnapshotDiff(from: from, to: to, candidates: [extra])) }
+        if round > 0 { ruleTimes[kind, default: []].append(ms(t)); ruleCPUs[kind, default: []].append(threadCPU() - c0) }
+    }
+    snapshot = grown
+}
+for kind in ["Service added", "endpoint added"] {
+    let t = ruleTimes[kind]!.sorted(), c = ruleCPUs[kind]!.sorted()
+    print(String(format: "one-Service sync (%@): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median",
+                 kind, t[t.count / 2], t.first!, t.last!, c[c.count / 2]))
+}
 
 // Restore the two probed Services to all-reachable endpoints (the loop may have moved some).
 var probe = snapshot
