@@ -147,9 +147,10 @@ public struct ProxyDaemon: Sendable {
     }
 
     /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
-    /// The userspace proxy's redirects (deleted on a clean exit anyway) go with the nftables step. Each rule backend adds its own
-    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables: our tables),
-    /// whatever the configured mode; conntrack state is left alone.
+    /// The userspace mode's redirect table (deleted on a clean exit anyway, left by a killed run)
+    /// goes with the nftables step. Each rule backend adds its own step to `cleanupSteps`
+    /// (iptables: our chains and jumps; nftables: our tables), whatever the configured mode;
+    /// conntrack state is left alone.
     public func cleanup() async throws {
         // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
         // main thread or the cooperative pool (a child's exit is not reaped while those are blocked).
