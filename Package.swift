@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // epoll, eventfd, splice, accept4: what Swift's Glibc module leaves out (header only).
+        // epoll, eventfd, splice, accept4, IP_PKTINFO datagrams: what Swift's Glibc module leaves out (header only).
         .systemLibrary(name: "CLinuxSyscalls"),
         .target(
             name: "UserspaceProxy",

@@ -66,6 +66,8 @@ extension ProxyConfig {
             if let v = try u.duration("udpFlowTimeout", positive: true) { config.userspace.udpFlowTimeout = v }
             if let v = try u.int("pipeSize", in: 4096...(16 << 20)) { config.userspace.pipeSize = v }
             if let v = try u.int("bufferSize", in: 1024...(16 << 20)) { config.userspace.bufferSize = v }
+            if let v = try u.bool("redirects") { config.userspace.redirects = v }
+            if let v = try u.portRange("proxyPortRange") { config.userspace.proxyPortRange = v }
             try u.rejectUnknownKeys()
         }
         try top.rejectUnknownKeys()
@@ -186,6 +188,19 @@ struct ConfigMapping {
         if allowEmpty && text.isEmpty { return text }
         guard BindAddress(text) != nil else { throw error(key, node, "expected host:port such as 0.0.0.0:10256 or [::1]:10249, found \"\(text)\"") }
         return text
+    }
+
+    /// A port range written as kube-proxy's `--proxy-port-range` is: `first-last`, both within 1–65535.
+    mutating func portRange(_ key: String) throws(ConfigError) -> ClosedRange<Int>? {
+        guard let (text, node) = try scalar(key, expected: "a port range such as 61000-65535") else { return nil }
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard bounds.count == 2, let first = bounds[0], let last = bounds[1] else {
+            throw error(key, node, "expected a port range such as 61000-65535, found \"\(text)\"")
+        }
+        guard 1 <= first, first <= last, last <= 65535 else {
+            throw error(key, node, "\(text) is not a range of ports within 1-65535, first to last")
+        }
+        return first...last
     }
 
     /// A list of addresses or CIDRs (a single string is taken as a comma-separated list, as the flag is).

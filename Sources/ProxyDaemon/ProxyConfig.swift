@@ -22,6 +22,12 @@ public struct ProxyConfig: Sendable, Equatable {
         public var pipeSize = 65_536
         /// Bytes of each copy buffer, where splice cannot be used (UDP, fallbacks).
         public var bufferSize = 16_384
+        /// ClusterIP and ExternalIP traffic is redirected by nftables (needs CAP_NET_ADMIN) to a
+        /// local listener per Service port, as kube-proxy's userspace mode did; false: NodePorts only.
+        public var redirects = true
+        /// The ports of those listeners (kube-proxy's `--proxy-port-range`). The default lies above
+        /// the kernel's default ephemeral range (32768–60999) and the NodePort range (30000–32767).
+        public var proxyPortRange: ClosedRange<Int> = 61000...65535
         public init() {}
     }
 

@@ -39,7 +39,8 @@ public struct ProxyDaemon: Sendable {
         let source = try startSource(store: store, metrics: metrics)
         let dataplane = try makeDataplane(metrics: metrics.sync)
         if let userspace = dataplane as? UserspaceDataplane {
-            let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() })
+            let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() },
+                                              servicePort: UserspaceRules.servicePortLabel(ofRule:))
             metrics.addCollector { perService.collect() }
         }
 
@@ -67,6 +68,7 @@ public struct ProxyDaemon: Sendable {
         }
         SystemdNotify.send("STOPPING=1")
         if let userspace = dataplane as? UserspaceDataplane {
+            userspace.removeRedirects()
             logger.info("draining open connections", metadata: ["gracePeriod": "\(Self.shutdownGracePeriod)"])
             await userspace.proxy.shutdown(gracePeriod: Self.shutdownGracePeriod)
         }
@@ -145,9 +147,10 @@ public struct ProxyDaemon: Sendable {
     }
 
     /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
-    /// The userspace proxy installs nothing that outlives the process. Each rule backend adds its own
-    /// step to `cleanupSteps` (iptables: our chains and jumps; nftables: our tables),
-    /// whatever the configured mode; conntrack state is left alone.
+    /// The userspace mode's redirect table (deleted on a clean exit anyway, left by a killed run)
+    /// goes with the nftables step. Each rule backend adds its own step to `cleanupSteps`
+    /// (iptables: our chains and jumps; nftables: our tables), whatever the configured mode;
+    /// conntrack state is left alone.
     public func cleanup() async throws {
         // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
         // main thread or the cooperative pool (a child's exit is not reaped while those are blocked).
@@ -200,7 +203,9 @@ public struct ProxyDaemon: Sendable {
             tuning.pipeSize = config.userspace.pipeSize
             tuning.bufferSize = config.userspace.bufferSize
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
-            return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, logger: logger)
+            let redirector = config.userspace.redirects ? UserspaceDataplane.redirector(logger: logger) : nil
+            return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, redirector: redirector,
+                                      proxyPortRange: config.userspace.proxyPortRange, logger: logger)
         case .iptables:
             // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not
             // by the backend's conntrack(8) fallback.

@@ -27,14 +27,38 @@ public struct UserspaceRedirect: Sendable, Hashable, Comparable {
     /// The redirects for every TCP/UDP Service port that has a listener in `listenerPorts`: its
     /// ClusterIPs and ExternalIPs, each to that listener.
     public static func redirects(for snapshot: ProxySnapshot, listenerPorts: [ServicePortName: Int]) -> [UserspaceRedirect] {
-        var out: [UserspaceRedirect] = []
-        for (name, listener) in listenerPorts {
-            guard name.protocol != .sctp, let service = snapshot.servicePorts[name] else { continue }
-            for address in service.clusterIPs + service.externalIPs {
-                out.append(UserspaceRedirect(address: address, protocol: name.protocol, port: service.port, listenerPort: listener, service: name))
+        redirects(for: snapshot, clusterIPListeners: listenerPorts, externalIPListeners: listenerPorts)
+    }
+
+    /// The redirects of TCP/UDP Service ports to listeners of their own for each kind of address:
+    /// the ClusterIPs of a Service port in `clusterIPListeners` to its port there, its ExternalIPs
+    /// to its port in `externalIPListeners` (so that each can have the endpoints of its traffic policy).
+    /// An address, protocol and port claimed twice (two Services with one ExternalIP and port) is
+    /// redirected once, as a ClusterIP first, else for the first Service port by name: a map
+    /// cannot hold a key twice, and a duplicate would fail the whole transaction.
+    public static func redirects(for snapshot: ProxySnapshot, clusterIPListeners: [ServicePortName: Int],
+                                 externalIPListeners: [ServicePortName: Int]) -> [UserspaceRedirect] {
+        var claims: [(redirect: UserspaceRedirect, rank: Int)] = []
+        for (rank, (listeners, addresses)) in [(clusterIPListeners, \ServicePort.clusterIPs), (externalIPListeners, \ServicePort.externalIPs)].enumerated() {
+            for (name, listener) in listeners {
+                guard name.protocol != .sctp, let service = snapshot.servicePorts[name] else { continue }
+                for address in service[keyPath: addresses] {
+                    let redirect = UserspaceRedirect(address: address, protocol: name.protocol, port: service.port, listenerPort: listener, service: name)
+                    claims.append((redirect, rank))
+                }
             }
         }
-        return out.sorted()
+        claims.sort { a, b in
+            let x = a.redirect, y = b.redirect
+            if x < y || y < x { return x < y }
+            return (a.rank, x.service?.description ?? "") < (b.rank, y.service?.description ?? "")
+        }
+        var out: [UserspaceRedirect] = []
+        // Sorted by key, the winner of each key first: keep a claim only when its key is new.
+        for claim in claims where out.last.map({ $0 < claim.redirect }) ?? true {
+            out.append(claim.redirect)
+        }
+        return out
     }
 }
 

@@ -34,6 +34,8 @@ enum Socket {
         setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
         if address.ip.isIPv6 { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
         if proto == .tcp { setNoDelay(fd) } // inherited by every accepted socket
+        // A wildcard UDP listener must know where each datagram was sent to, to reply from there.
+        if proto == .udp { _ = clinux_report_destination_address(fd, address.ip.family) }
         let bound = address.withSocketAddress { bind(fd, $0, $1) }
         guard bound == 0 else {
             let code = errno
@@ -205,14 +207,15 @@ final class ByteBuffer {
         return r
     }
 
-    /// One datagram from an unconnected socket, with its sender. Replaces the contents.
-    func receiveDatagram(from fd: Int32) -> (IOResult, ProxyAddress?) {
+    /// One datagram from an unconnected socket, with its sender and the address it was sent to
+    /// (reported on listeners, see `Socket.listener`). Replaces the contents.
+    func receiveDatagram(from fd: Int32) -> (IOResult, peer: ProxyAddress?, destination: IPAddress?) {
         head = 0
         tail = 0
-        let (n, peer) = withPeerAddressStorage { Glibc.recvfrom(fd, base, capacity, 0, $0, $1) }
+        let (n, peer, destination) = withDatagramAddressStorage { clinux_receive_datagram(fd, base, capacity, $0, $1) }
         let r = n < 0 ? result(n) : IOResult.transferred(n)
         if case .transferred(let count) = r { tail = count }
-        return (r, peer)
+        return (r, peer, destination)
     }
 
     /// One datagram from a connected socket. Replaces the contents.
@@ -229,7 +232,9 @@ final class ByteBuffer {
         result(Glibc.send(fd, base, tail, Int32(MSG_NOSIGNAL)))
     }
 
-    func sendDatagram(from fd: Int32, to address: ProxyAddress) -> IOResult {
-        result(address.withSocketAddress { Glibc.sendto(fd, base, tail, Int32(MSG_NOSIGNAL), $0, $1) })
+    /// Sends the contents to `address` from `source` (nil: the kernel picks, as for sendto).
+    func sendDatagram(from fd: Int32, to address: ProxyAddress, source: IPAddress?) -> IOResult {
+        var storage = source?.socketAddressStorage ?? sockaddr_storage()
+        return result(address.withSocketAddress { clinux_send_datagram(fd, base, tail, $0, $1, &storage) })
     }
 }

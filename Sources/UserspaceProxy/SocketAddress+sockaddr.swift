@@ -37,6 +37,15 @@ extension IPAddress {
     }
 
     var family: Int32 { isIPv6 ? AF_INET6 : AF_INET }
+
+    /// This address (port 0) as a sockaddr_storage, the form a datagram's source is handed over in.
+    var socketAddressStorage: sockaddr_storage {
+        var storage = sockaddr_storage()
+        ProxyAddress(ip: self, port: 0).withSocketAddress { address, length in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length))) }
+        }
+        return storage
+    }
 }
 
 extension ProxyAddress {
@@ -91,4 +100,13 @@ func withPeerAddressStorage<R>(_ body: (UnsafeMutablePointer<sockaddr>, UnsafeMu
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, &length) }
     }
     return (result, ProxyAddress(socketAddress: &storage))
+}
+
+/// Calls `body` with storage for a datagram's sender and for the address it was sent to.
+func withDatagramAddressStorage<R>(
+    _ body: (UnsafeMutablePointer<sockaddr_storage>, UnsafeMutablePointer<sockaddr_storage>) -> R
+) -> (R, peer: ProxyAddress?, destination: IPAddress?) {
+    var peer = sockaddr_storage(), destination = sockaddr_storage()
+    let result = body(&peer, &destination)
+    return (result, ProxyAddress(socketAddress: &peer), ProxyAddress(socketAddress: &destination)?.ip)
 }

@@ -18,10 +18,11 @@ final class UDPListener {
     func receiveAll(on loop: EventLoop) {
         let buffer = loop.datagramBuffer
         while true {
-            let (result, peer) = buffer.receiveDatagram(from: fd)
+            let (result, peer, destination) = buffer.receiveDatagram(from: fd)
             guard case .transferred(let n) = result else { return }
             guard let peer, let flow = flows[peer] ?? openFlow(for: peer, on: loop) else { continue }
             flow.lastActivity = loop.now
+            flow.localAddress = destination
             switch buffer.sendDatagram(to: flow.fd) {
             case .transferred, .endOfFile:
                 rule.counters.bytesClientToBackend.add(UInt64(n))
@@ -74,14 +75,17 @@ final class UDPListener {
     }
 }
 
-/// One client's conversation with its endpoint; replies leave through the listener's socket, so the
-/// client sees them come from the service address it sent to.
+/// One client's conversation with its endpoint; replies leave through the listener's socket, from
+/// the address the client's datagrams were sent to, so the client sees them come from the service
+/// address it sent to (directly, or once conntrack has undone a redirect).
 final class UDPFlow {
     let fd: Int32
     let client: ProxyAddress
     let backend: ProxyAddress
     unowned let listener: UDPListener
     @exclusivity(unchecked) var lastActivity: UInt64
+    /// Where the client's latest datagram was sent to (a wildcard listener has many addresses).
+    @exclusivity(unchecked) var localAddress: IPAddress?
 
     init(fd: Int32, client: ProxyAddress, backend: ProxyAddress, listener: UDPListener, now: UInt64) {
         self.fd = fd
@@ -97,7 +101,7 @@ final class UDPFlow {
         while true {
             switch buffer.receiveDatagram(fromConnected: fd) {
             case .transferred(let n):
-                if case .transferred = buffer.sendDatagram(from: listener.fd, to: client) {
+                if case .transferred = buffer.sendDatagram(from: listener.fd, to: client, source: localAddress) {
                     listener.rule.counters.bytesBackendToClient.add(UInt64(n))
                 }
             case .failed(ECONNREFUSED):

@@ -21,8 +21,16 @@ public enum ProbeSource: Sendable, Hashable {
     case externalClient
     /// 10.180.100.2, a pod inside the cluster CIDR (not a backend).
     case podClient
+    /// The node itself (192.168.50.1, its uplink address, is the source it picks for Service addresses).
+    case node
 
-    public var address: IPAddress { self == .externalClient ? Topology.externalClientAddress : Topology.podClientAddress }
+    public var address: IPAddress {
+        switch self {
+        case .externalClient: Topology.externalClientAddress
+        case .podClient: Topology.podClientAddress
+        case .node: Topology.nodeAddress
+        }
+    }
 }
 
 /// `count` connections (each a new flow) to one address and port.

@@ -100,7 +100,11 @@ public final class Topology {
 
     /// Runs the probe client in `from` and returns one result per attempt.
     public func probe(from: ProbeSource, _ p: Probe) throws -> [ProbeResult] {
-        let nsName = from == .externalClient ? client : podClient
+        let nsName = switch from {
+        case .externalClient: client
+        case .podClient: podClient
+        case .node: node
+        }
         let output = try Shell.run(["ip", "netns", "exec", nsName, "python3", "-c", EchoScripts.client,
                                     p.proto.rawValue.lowercased(), "\(p.address)", "\(p.port)", "\(p.count)", "\(p.timeoutSeconds)"])
         return output.split(separator: "\n").map { ProbeResult(line: String($0)) }

@@ -40,6 +40,7 @@ import Testing
             hostnameOverride: node-a
             nodePortAddresses: ["127.0.0.1"]
             minSyncPeriod: 50ms
+            userspace: {redirects: false}   # in the host's namespace: leave its nftables alone
             """, manifests: "")
         defer { proxy.stop() }
 

@@ -17,6 +17,8 @@ import Testing
         #expect(config.syncPeriod == .seconds(30))
         #expect(config.metricsBindAddress == "127.0.0.1:10249")
         #expect(config.userspace.dialTimeout == .seconds(1))
+        #expect(config.userspace.redirects)
+        #expect(config.userspace.proxyPortRange == 61000...65535)
     }
 
     @Test func everyKeyIsRead() throws {
@@ -42,6 +44,8 @@ import Testing
           udpFlowTimeout: 5s
           pipeSize: 131072
           bufferSize: 16384
+          redirects: false
+          proxyPortRange: 40000-40999
         """, file: "c.yaml")
         #expect(config.nodePortAddresses.map(\.description) == ["10.0.0.0/8", "::1/128"])
         #expect(config.minSyncPeriod == .milliseconds(250))
@@ -55,6 +59,8 @@ import Testing
         #expect(config.userspace.eventLoops == 3)
         #expect(config.userspace.tcpIdleTimeout == .seconds(600))
         #expect(config.userspace.pipeSize == 131_072)
+        #expect(!config.userspace.redirects)
+        #expect(config.userspace.proxyPortRange == 40000...40999)
     }
 
     /// Each bad config names file, line and key.
@@ -63,6 +69,10 @@ import Testing
         ("manifests: a.yaml\nuserspace:\n  dialTimeout: soon\n", "c.yaml:3:16: userspace.dialTimeout: expected a duration"),
         ("manifests: a.yaml\nuserspace:\n  eventLoops: many\n", "c.yaml:3:15: userspace.eventLoops: expected an integer"),
         ("manifests: a.yaml\nuserspace:\n  colour: blue\n", "c.yaml:3:3: userspace.colour: unknown key"),
+        ("manifests: a.yaml\nuserspace:\n  proxyPortRange: 61000\n", "c.yaml:3:19: userspace.proxyPortRange: expected a port range such as 61000-65535"),
+        ("manifests: a.yaml\nuserspace:\n  proxyPortRange: 65000-61000\n", "c.yaml:3:19: userspace.proxyPortRange: 65000-61000 is not a range of ports"),
+        ("manifests: a.yaml\nuserspace:\n  proxyPortRange: 0-100\n", "c.yaml:3:19: userspace.proxyPortRange: 0-100 is not a range of ports"),
+        ("manifests: a.yaml\nuserspace:\n  redirects: maybe\n", "c.yaml:3:14: userspace.redirects: expected true or false"),
         ("manifests: a.yaml\nmasqueradeAll: sometimes\n", "c.yaml:2:16: masqueradeAll: expected true or false"),
         ("manifests: a.yaml\nnodePortAddresses: [10.0.0.0/40]\n", "c.yaml:2:21: nodePortAddresses: \"10.0.0.0/40\" is not"),
         ("manifests: a.yaml\nmode: ipvs\n", "c.yaml:2:7: mode: \"ipvs\" is not one of userspace, nftables, iptables"),

@@ -18,6 +18,25 @@ import Testing
         #expect(commands.contains("add element ip swift-kube-proxy-userspace redirects { 2 elements }"))
         #expect(!NFTablesUserspaceRedirects.batch(redirects, family: .ipv6).commands.contains { $0.description.contains("add element") })
     }
+
+    @Test func clusterIPsAndExternalIPsCanHaveListenersOfTheirOwn() {
+        let web = F.name("ns1", "web")
+        let snapshot = F.snapshot([(F.service(web, "172.30.0.41", externalIPs: ["192.0.2.10"]), [])])
+        let redirects = UserspaceRedirect.redirects(for: snapshot, clusterIPListeners: [web: 31000], externalIPListeners: [web: 31001])
+        #expect(redirects.map { "\($0.address):\($0.port)->\($0.listenerPort)" } == ["172.30.0.41:80->31000", "192.0.2.10:80->31001"])
+    }
+
+    /// Two Services claiming one ExternalIP and port would put one key in the map twice and fail
+    /// the whole transaction: the first by name gets it (and a ClusterIP before any ExternalIP).
+    @Test func anAddressClaimedTwiceIsRedirectedOnce() {
+        let a = F.name("ns1", "a"), b = F.name("ns1", "b")
+        let snapshot = F.snapshot([(F.service(a, "172.30.0.1", externalIPs: ["192.0.2.1"]), []),
+                                   (F.service(b, "172.30.0.2", externalIPs: ["192.0.2.1", "172.30.0.1"]), [])])
+        let redirects = UserspaceRedirect.redirects(for: snapshot, clusterIPListeners: [a: 31000, b: 31001], externalIPListeners: [b: 31003, a: 31002])
+        #expect(redirects.map { "\($0.address):\($0.port)->\($0.listenerPort)" } == ["172.30.0.1:80->31000", "172.30.0.2:80->31001", "192.0.2.1:80->31002"])
+        #expect(NFTablesUserspaceRedirects.batch(redirects, family: .ipv4).commands.map(\.description)
+            .contains("add element ip swift-kube-proxy-userspace redirects { 3 elements }"))
+    }
 }
 
 /// The redirects in a real node namespace: a pod and the node itself reach a listener on the node

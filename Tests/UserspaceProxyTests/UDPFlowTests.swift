@@ -31,6 +31,31 @@ import Testing
         }
     }
 
+    /// A wildcard listener (the userspace mode's portals) answers from the address each client sent
+    /// to, not the one the kernel would pick for the reply: 127.0.0.2 here, where routing picks
+    /// 127.0.0.1. After a redirect, that is what lets conntrack turn the reply back into the ClusterIP.
+    @Test func aWildcardListenerRepliesFromTheAddressTheClientSentTo() async throws {
+        let backend = try UDPBackend(name: "u")
+        defer { backend.stop() }
+        try await withProxy { proxy in
+            let wildcard = IPAddress("0.0.0.0")!
+            let port = TestNet.unusedPort(wildcard, .udp)
+            proxy.apply([ForwardingRule(name: "ns/dns:dns", protocol: .udp, listenAddresses: [ProxyAddress(ip: wildcard, port: port)],
+                                        backends: [backend.address])])
+            let replies = try await onThread { () -> [ProxyAddress] in
+                let client = UDPClient()
+                var senders: [ProxyAddress] = []
+                for target in ["127.0.0.2", "127.0.0.1", "127.0.0.2"] {
+                    client.send("q", to: ProxyAddress(ip: IPAddress(target)!, port: port))
+                    guard let (_, from) = client.receive() else { throw TestFailure("no reply via \(target)") }
+                    senders.append(from)
+                }
+                return senders
+            }
+            #expect(replies.map(\.description) == ["127.0.0.2:\(port)", "127.0.0.1:\(port)", "127.0.0.2:\(port)"])
+        }
+    }
+
     @Test func idleFlowsAreForgotten() async throws {
         let backend = try UDPBackend(name: "u")
         defer { backend.stop() }

@@ -15,7 +15,7 @@ public final class SyncMetrics: Sendable {
     private let endpointChangesPending, serviceChangesPending: Gauge
     private let endpointChangesTotal, serviceChangesTotal: Counter
     private let noLocalEndpointsInternal, noLocalEndpointsExternal: Gauge
-    private let iptablesRestoreFailures, nftablesSyncFailures: Counter
+    private let iptablesRestoreFailures, nftablesSyncFailures, userspaceRedirectFailures: Counter
     private let conntrackDeleted: Counter
     private let registry: PrometheusCollectorRegistry
 
@@ -53,6 +53,9 @@ public final class SyncMetrics: Sendable {
             descriptor: metric("kubeproxy_sync_proxy_rules_iptables_restore_failures_total", "Cumulative proxy iptables restore failures"))
         nftablesSyncFailures = registry.makeCounter(
             descriptor: metric("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "Cumulative proxy nftables sync failures"))
+        userspaceRedirectFailures = registry.makeCounter(
+            descriptor: metric("swift_kube_proxy_userspace_redirect_failures_total",
+                               "Cumulative userspace-mode syncs whose nftables redirects could not be applied"))
         conntrackDeleted = registry.makeCounter(
             descriptor: metric("kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler"))
     }
@@ -99,6 +102,8 @@ public final class SyncMetrics: Sendable {
         switch dataplane {
         case "iptables": iptablesRestoreFailures.increment()
         case "nftables": nftablesSyncFailures.increment()
+        // The userspace dataplane fails a sync only when its redirects could not be applied.
+        case "userspace": userspaceRedirectFailures.increment()
         default: break
         }
     }

@@ -1,0 +1,211 @@
+import DataplaneScenarios
+import EndToEndSupport
+import Foundation
+import Glibc
+import ProxyModel
+import Testing
+
+/// The real binary in `mode: userspace` inside the node namespace of a test topology: with
+/// CAP_NET_ADMIN, ClusterIP and ExternalIP traffic is redirected to its portals and reaches the
+/// pods round-robin, over TCP and UDP, from a pod, another host and the node itself; without it,
+/// NodePorts only. The redirect table goes on a clean exit, and `--cleanup` removes what a killed
+/// run left.
+@Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root, ip netns and python3"))
+struct UserspaceRedirectEndToEndTests {
+    static let web = IPAddress("172.30.0.41")!
+    static let dns = IPAddress("172.30.0.53")!
+    static let externalIP = IPAddress("192.168.60.10")!
+    static let nodePort = 30080
+
+    static func manifests(web withWeb: Bool = true) -> String {
+        let endpoints = [1, 2].map { "- addresses: [\"\(Topology.podAddress($0))\"]\n  conditions: {ready: true}" }.joined(separator: "\n")
+        let web = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: default}
+        spec:
+          type: NodePort
+          clusterIP: \(Self.web)
+          externalIPs: ["\(externalIP)"]
+          ports: [{name: http, port: 80, targetPort: \(Topology.backendPort), nodePort: \(nodePort)}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: web-1
+          namespace: default
+          labels: {kubernetes.io/service-name: web}
+        addressType: IPv4
+        ports: [{name: http, port: \(Topology.backendPort)}]
+        endpoints:
+        \(endpoints)
+        ---
+
+        """
+        let dns = """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: dns, namespace: default}
+        spec:
+          clusterIP: \(Self.dns)
+          ports: [{name: dns, port: 53, protocol: UDP, targetPort: \(Topology.backendPort)}]
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: dns-1
+          namespace: default
+          labels: {kubernetes.io/service-name: dns}
+        addressType: IPv4
+        ports: [{name: dns, port: \(Topology.backendPort), protocol: UDP}]
+        endpoints:
+        \(endpoints)
+
+        """
+        return (withWeb ? web : "") + dns
+    }
+
+    static let config = """
+    mode: userspace
+    source: file
+    manifests: services.yaml
+    nodePortAddresses: ["\(Topology.nodeAddress)"]
+    minSyncPeriod: 50ms
+    userspace:
+      eventLoops: 2
+      proxyPortRange: 41000-41999
+    """
+
+    /// Probes until `expectation` holds (the first sync may not have run yet); nil when it did.
+    static func eventually(_ topology: Topology, _ source: ProbeSource, _ probe: Probe, _ expectation: DataplaneScenarios.Expectation) async -> String? {
+        await poll(tries: 20, {
+            do { return expectation.check(try topology.probe(from: source, probe), from: source) } catch { return "\(error)" }
+        }, until: { $0 == nil })
+    }
+
+    static func userspaceTable(_ topology: Topology) -> String {
+        (try? Shell.run(topology.nodeCommandPrefix + ["nft", "list", "table", "ip", "swift-kube-proxy-userspace"])) ?? ""
+    }
+
+    @Test func clusterIPsAndExternalIPsReachThePodsThroughPortals() async throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests())
+        defer { proxy.kill() }
+        // Listeners open before redirects lead to them: once the table holds both, every path is up.
+        let installed = await poll({ Self.userspaceTable(topology) }, until: { $0.contains("\(Self.web) . tcp . 80") && $0.contains("\(Self.dns) . udp . 53") })
+        #expect(installed.contains("\(Self.web) . tcp . 80"), "\(proxy.stderr)")
+
+        let roundRobin = DataplaneScenarios.Expectation.reaches([1, 2], evenly: true)
+        for source in [ProbeSource.podClient, .node] {
+            let tcp = await Self.eventually(topology, source, Probe(.tcp, Self.web, 80, count: 4, timeoutSeconds: 2), roundRobin)
+            #expect(tcp == nil, "TCP \(source) -> ClusterIP: \(tcp ?? "") \(proxy.stderr)")
+            // A new socket per attempt, so a new flow each time; the replies must come back as the ClusterIP's.
+            let udp = await Self.eventually(topology, source, Probe(.udp, Self.dns, 53, count: 4, timeoutSeconds: 2), roundRobin)
+            #expect(udp == nil, "UDP \(source) -> ClusterIP: \(udp ?? "")")
+        }
+        let external = await Self.eventually(topology, .externalClient, Probe(.tcp, Self.externalIP, 80, count: 4, timeoutSeconds: 2), roundRobin)
+        #expect(external == nil, "TCP from another host -> ExternalIP: \(external ?? "")")
+        let nodePort = await Self.eventually(topology, .externalClient, Probe(.tcp, Topology.nodeAddress, Self.nodePort, count: 2),
+                                             .reaches([1, 2], evenly: true))
+        #expect(nodePort == nil, "NodePort: \(nodePort ?? "")")
+
+        /// The listener port dns's ClusterIP is redirected to.
+        func dnsPortal(_ table: String) -> Int? {
+            guard let element = table.range(of: "\(Self.dns) . udp . 53") else { return nil }
+            let rest = table[element.upperBound...].prefix { $0 != "," && $0 != "}" }
+            return rest.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        }
+        let before = Self.userspaceTable(topology)
+        #expect(before.contains("\(Self.externalIP) . tcp . 80"))
+        let dnsBefore = try #require(dnsPortal(before))
+
+        // web goes: its redirects go with it, and dns keeps its portal port.
+        try proxy.writeManifests(Self.manifests(web: false))
+        let after = await poll({ Self.userspaceTable(topology) }, until: { !$0.contains("\(Self.web)") && $0.contains("\(Self.dns)") })
+        #expect(!after.contains("\(Self.web)") && !after.contains("\(Self.externalIP)"), "\(after)")
+        #expect(dnsPortal(after) == dnsBefore)
+        #expect(await Self.eventually(topology, .podClient, Probe(.tcp, Self.web, 80, timeoutSeconds: 1), .unanswered) == nil)
+        #expect(await Self.eventually(topology, .podClient, Probe(.udp, Self.dns, 53), .reaches([1, 2])) == nil)
+
+        // A clean exit deletes the table: nothing listens at the portals any more.
+        #expect(proxy.stop() == 0)
+        let tables = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])
+        #expect(!tables.contains("swift-kube-proxy-userspace"), "\(tables)")
+        #expect(proxy.stderr.contains("nftables redirects removed"))
+    }
+
+    @Test func cleanupRemovesTheRedirectsAKilledRunLeft() async throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        try Shell.run(topology.nodeCommandPrefix + ["nft", "add table ip foreign; add chain ip foreign c { type nat hook output priority 0; }"])
+        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests())
+        defer { proxy.kill() }
+        let table = await poll({ Self.userspaceTable(topology) }, until: { $0.contains("\(Self.dns) . udp . 53") })
+        #expect(table.contains("\(Self.dns) . udp . 53"), "\(proxy.stderr)")
+
+        proxy.kill()
+        #expect(Self.userspaceTable(topology).contains("\(Self.dns) . udp . 53"), "a killed run cannot remove its redirects")
+        let (status, output) = try runProgram(["timeout", "60"] + topology.nodeCommandPrefix + [ProxyProcess.binary, "--cleanup"])
+        #expect(status == 0, "\(output)")
+        let tables = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])
+        #expect(!tables.contains("swift-kube-proxy-userspace"), "\(tables)")
+        #expect(tables.contains("table ip foreign"), "\(tables)")
+    }
+
+    /// Without CAP_NET_ADMIN (dropped from the bounding set, so the root-run binary never has it),
+    /// one warning, no table, and the NodePorts still serve.
+    @Test func withoutNetAdminNodePortsStillServe() async throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests(), wrapper: ["setpriv", "--bounding-set=-net_admin"])
+        defer { proxy.kill() }
+        let nodePort = await Self.eventually(topology, .externalClient, Probe(.tcp, Topology.nodeAddress, Self.nodePort, count: 2),
+                                             .reaches([1, 2], evenly: true))
+        #expect(nodePort == nil, "NodePort: \(nodePort ?? "") \(proxy.stderr)")
+        let warnings = proxy.stderr.split(separator: "\n").filter { $0.contains("no CAP_NET_ADMIN") }
+        #expect(warnings.count == 1, "\(proxy.stderr)")
+        let tables = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])
+        #expect(!tables.contains("swift-kube-proxy-userspace"), "\(tables)")
+        #expect(proxy.stop() == 0)
+    }
+}
+
+/// The binary run in the topology's node namespace (optionally under `wrapper`), stderr kept.
+final class NodeProxy {
+    let directory: String
+    let process = Process()
+
+    init(_ topology: Topology, config: String, manifests: String, wrapper: [String] = []) throws {
+        directory = try ProxyProcess.scratchDirectory()
+        try config.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
+        try manifests.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = topology.nodeCommandPrefix + wrapper + [ProxyProcess.binary, "--config", directory + "/config.yaml"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: directory + "/stderr.log")
+        try process.run()
+    }
+
+    var stderr: String { (try? String(contentsOfFile: directory + "/stderr.log", encoding: .utf8)) ?? "" }
+
+    func writeManifests(_ text: String) throws {
+        try text.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// SIGTERM and the exit status.
+    func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// SIGKILL, as a crash would end it (nothing of its own is cleaned up).
+    func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
