@@ -13,14 +13,8 @@ public indirect enum NFTTypeof: Sendable, Hashable, CustomStringConvertible {
     public static let ipDaddr = NFTTypeof.payload(protocol: 12, field: 12, text: "ip daddr")    // PROTO_DESC_IPV4, IPHDR_DADDR
     public static let ip6Daddr = NFTTypeof.payload(protocol: 13, field: 9, text: "ip6 daddr")   // PROTO_DESC_IPV6, IP6HDR_DADDR
 
-    /// `tcp dport`, `udp dport`, `sctp dport` (`*HDR_DPORT` is 2 in each).
-    public static func dport(_ proto: NFTProtocol) -> NFTTypeof {
-        switch proto {
-        case .udp: .payload(protocol: 6, field: 2, text: "udp dport")
-        case .sctp: .payload(protocol: 10, field: 2, text: "sctp dport")
-        default: .payload(protocol: 8, field: 2, text: "tcp dport")
-        }
-    }
+    /// `th dport`: the destination port of any transport header.
+    public static let thDport = NFTTypeof.payload(protocol: 11, field: 2, text: "th dport")      // PROTO_DESC_TH, THDR_DPORT
 
     public var description: String {
         switch self {

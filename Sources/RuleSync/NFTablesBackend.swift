@@ -115,26 +115,32 @@ public final class NFTablesBackend: RuleSyncBackend {
         if let changes, !changes.nodeChanged, !fs.needsFull, fs.applied != nil {
             var rendered: [ServicePortName: NFTablesServiceRules?] = [:]
             var noLocalInternal = fs.noLocalInternal, noLocalExternal = fs.noLocalExternal
-            for name in changes.changed {
+            var slots = fs.applied!.endpointSlots
+            // Sorted, so the same change always gets the same key blocks.
+            for name in changes.changed.sorted() {
                 noLocalInternal.remove(name)
                 noLocalExternal.remove(name)
                 var rules: NFTablesServiceRules?
                 if let service = snapshot.servicePorts[name],
                    let plan = ServiceForwardingPlan(service: service, endpoints: snapshot.endpoints[name] ?? [],
                                                     node: snapshot.node, config: config, family: family) {
-                    rules = renderer.serviceRules(plan)
+                    rules = renderer.serviceRules(plan, slots: &slots)
                     if plan.dropsInternalForNoLocalEndpoints { noLocalInternal.insert(name) }
                     if plan.dropsExternalForNoLocalEndpoints { noLocalExternal.insert(name) }
+                } else {
+                    slots.release(name)
                 }
                 rendered[name] = .some(rules)
             }
-            let t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered)
+            let opened = (fs.applied!.endpointSlots.mapCount..<slots.mapCount).map(renderer.endpointMap)
+            let t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, newSharedSets: opened)
             let bytes = try transport.apply(t.batch)
             var ruleDelta = 0
             for (name, rules) in rendered {
                 ruleDelta += (rules?.ruleCount ?? 0) - (fs.applied!.services[name]?.ruleCount ?? 0)
             }
             fs.applied!.record(t, changes: rendered)
+            fs.applied!.endpointSlots = slots
             fs.totalRules += ruleDelta
             fs.noLocalInternal = noLocalInternal
             fs.noLocalExternal = noLocalExternal
@@ -155,7 +161,7 @@ public final class NFTablesBackend: RuleSyncBackend {
             existingSets = applied.setNames
         }
         let t = NFTablesTransaction.full(ruleset, existingChains: existingChains, existingSets: existingSets,
-                                         previous: fs.needsListing ? nil : fs.applied, recreateAffinitySets: fs.recreateAffinitySets)
+                                         recreateAffinitySets: fs.recreateAffinitySets)
         let bytes = try transport.apply(t.batch)
         fs.applied = ruleset
         fs.needsFull = false

@@ -52,6 +52,10 @@ public enum NFTablesNames {
     /// The maps and sets every ruleset has (affinity sets are per endpoint).
     public static let sharedSets = [clusterIPs, serviceIPs, serviceNodePorts, firewallIPs, noEndpointServices, noEndpointNodePorts, hairpinEndpoints]
 
+    /// `KEY : endpoint . port` for the endpoints of up to `NFTablesEndpointSlots.chainsPerMap`
+    /// endpoint-choice chains, a block of keys each (`dnat to numgen inc mod N offset BASE map @…`).
+    public static func serviceEndpoints(_ index: Int) -> String { "service-endpoints-\(index)" }
+
     /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
     /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
     static let baseLengthMax = 240

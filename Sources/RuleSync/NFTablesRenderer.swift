@@ -90,6 +90,11 @@ public struct NFTablesRenderer: Sendable {
         ]
     }
 
+    /// The `index`-th map of endpoints (`NFTablesEndpointSlots`).
+    public func endpointMap(_ index: Int) -> NFTSet {
+        .addressPortMap(N.serviceEndpoints(index), in: table, comment: "endpoints of Service ports, a block of keys per policy chain")
+    }
+
     public func sharedChains(nodePorts: NodePortScope) -> [NFTablesChainRules] {
         let mark = config.masqueradeMark
         let serviceKeyFields = [daddr, .l4proto, .thDport]
@@ -136,7 +141,9 @@ public struct NFTablesRenderer: Sendable {
 
     // MARK: one Service port
 
-    public func serviceRules(_ plan: ServiceForwardingPlan) -> NFTablesServiceRules {
+    /// The rules of one Service port; its endpoint-choice chains take their key blocks of
+    /// `service-endpoints-M` maps from `slots` (and give back those they no longer need).
+    public func serviceRules(_ plan: ServiceForwardingPlan, slots: inout NFTablesEndpointSlots) -> NFTablesServiceRules {
         var out = NFTablesServiceRules()
         let name = plan.name
         let proto = Self.proto(plan.protocol)
@@ -190,7 +197,10 @@ public struct NFTablesRenderer: Sendable {
         }
 
         // No endpoints at all: only the reject elements above, no chains (as kube-proxy).
-        guard plan.hasAnyEndpoints else { return out }
+        guard plan.hasAnyEndpoints else {
+            slots.release(name)
+            return out
+        }
 
         // Source ranges: sources outside them are dropped before DNAT.
         if plan.filtersLoadBalancerSources {
@@ -236,63 +246,68 @@ public struct NFTablesRenderer: Sendable {
             return [rule(internalChain, match + [sourceMatch(pods, negated: true), .jump(N.markForMasquerade)], comment: "masquerade off-cluster sources")]
         }()
 
-        for (used, chainName, endpoints) in [(plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
-                                              (plan.usesLocalEndpoints, localChain, plan.localEndpoints)] where used {
+        for (local, used, chainName, endpoints) in [(false, plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
+                                                     (true, plan.usesLocalEndpoints, localChain, plan.localEndpoints)] {
+            let owner = NFTablesEndpointSlots.Owner(service: name, local: local)
+            guard used else { slots.release(owner); continue }
             let masq = internalChain == chainName ? masqueradeInternal : []
-            let choice = endpointChoice(plan, endpoints, bases: endpointBases, in: chainName)
-            out.chains.append(NFTablesChainRules(chain(chainName), masq + choice.rules))
-            if let map = choice.map { out.sets.append(map) }
+            let choice = endpointChoice(plan, endpoints, bases: endpointBases, in: chainName, owner: owner, slots: &slots, into: &out)
+            out.chains.append(NFTablesChainRules(chain(chainName), masq + choice))
         }
         for ep in plan.reachableEndpoints {
             let a = Self.value(ep.address)
             out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
             if let timeout = plan.affinityTimeoutSeconds {
-                out.sets.append(NFTablesSetContents(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType,
-                                                         flags: [.dynamic, .timeout], timeout: .seconds(timeout))))
+                out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
+                                     timeout: .seconds(timeout)))
             }
         }
         return out
     }
 
     /// The endpoint choice of one policy chain. Without affinity it is one rule,
-    /// `dnat to numgen inc|random mod N map @CHAIN`, over a map of the chain's own name holding
-    /// `i : address . port` for the N endpoints: round-robin (`inc`) or uniform (`random`), and an
-    /// endpoint change is a change of map elements only, which the kernel commits without
-    /// revalidating the table's chains (any changed rule makes it revalidate all of them).
-    /// kube-proxy's `numgen … vmap { … }` with an anonymous map to per-endpoint chains costs a chain
-    /// per endpoint and makes the full sync quadratic (the kernel binds each anonymous set by
-    /// walking the whole transaction).
+    /// `dnat to numgen inc|random mod N offset BASE map @service-endpoints-M`, over the chain's block
+    /// of keys in a shared map, `BASE + i : address . port` for its N endpoints: round-robin
+    /// (`inc`) or uniform (`random`). An endpoint replaced changes elements only, which the kernel
+    /// commits without revalidating the table's chains (a changed rule makes it revalidate all of
+    /// them). kube-proxy's `numgen … vmap { … }` with an anonymous map to per-endpoint chains costs
+    /// a chain per endpoint and a set per Service, and with thousands of sets a full sync is
+    /// quadratic (see `NFTablesEndpointSlots` for why the maps are shared a hundred-odd chains each).
     ///
-    /// With ClientIP affinity the choice needs the endpoint's identity in the rule (the affinity
-    /// set to look up and update), so it is a rule per endpoint: affinity lookups first, then the
-    /// i-th of n rules matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the
-    /// last always.
-    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String],
-                        in chainName: String) -> (rules: [NFTRule], map: NFTablesSetContents?) {
+    /// With ClientIP affinity the rule needs the endpoint's identity (the affinity set to look up
+    /// and update), so it is a rule per endpoint: affinity lookups first, then the i-th of n rules
+    /// matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the last always. The
+    /// same rules stand in when the key space is used up, until a full sync allocates afresh.
+    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String,
+                        owner: NFTablesEndpointSlots.Owner, slots: inout NFTablesEndpointSlots,
+                        into out: inout NFTablesServiceRules) -> [NFTRule] {
         let proto = Self.proto(plan.protocol)
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
         let n = endpoints.count
-        guard plan.affinityTimeoutSeconds != nil else {
-            let map = NFTStatement.endpointMap(chainName, in: table, mode: mode, modulus: UInt32(n), protocol: proto,
-                                               comment: "endpoints of \(plan.name)")
-            let elements = endpoints.enumerated().map { i, ep in
-                NFTSetElement(key: .integer(UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port)))))
+        if plan.affinityTimeoutSeconds == nil, let block = slots.block(for: owner, endpoints: n) {
+            for (i, ep) in endpoints.enumerated() {
+                out.add(NFTSetElement(key: .integer(block.base + UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))),
+                        to: N.serviceEndpoints(block.map))
             }
-            let rule = rule(chainName, [.match(.l4proto, .proto(proto)), .dnat(numgen: mode, modulus: UInt32(n), map: chainName, family: table.family)])
-            return ([rule], NFTablesSetContents(map, elements: elements))
+            return [rule(chainName, [.match(.l4proto, .proto(proto)),
+                                     .dnat(numgen: mode, modulus: UInt32(n), offset: block.base, map: N.serviceEndpoints(block.map), family: table.family)])]
         }
+        slots.release(owner)
         func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
-            [.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]),
-             .match(.l4proto, .proto(proto)),
-             .dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family)]
+            var statements: [NFTStatement] = []
+            if let base = bases[ep.description] { statements.append(.dynset(.update, set: "affinity-" + base, key: [saddr])) }
+            statements.append(.match(.l4proto, .proto(proto)))
+            statements.append(.dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family))
+            return statements
         }
-        var rules = endpoints.map { ep in
-            rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep))
+        var rules: [NFTRule] = []
+        if plan.affinityTimeoutSeconds != nil {
+            rules = endpoints.map { ep in rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)) }
         }
         for (i, ep) in endpoints.enumerated() {
             let pick: [NFTStatement] = i == n - 1 ? [] : [.numgen(mode, modulus: UInt32(n - i), equals: 0)]
             rules.append(rule(chainName, pick + toEndpoint(ep), comment: "\(ep)"))
         }
-        return (rules, nil)
+        return rules
     }
 }

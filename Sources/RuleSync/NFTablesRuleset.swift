@@ -14,28 +14,13 @@ public struct NFTablesChainRules: Sendable, Hashable {
     public var name: String { chain.name }
 }
 
-/// A set or map of ours with the elements we put in it.
-public struct NFTablesSetContents: Sendable, Hashable {
-    public var set: NFTSet
-    /// nil for a set the packet path fills (affinity): a sync creates it and never touches its elements.
-    public var elements: [NFTSetElement]?
-
-    public init(_ set: NFTSet, elements: [NFTSetElement]? = nil) {
-        self.set = set
-        self.elements = elements
-    }
-
-    public var name: String { self.set.name }
-}
-
-/// What one Service port contributes to a table: its own chains and sets, and its elements in the
-/// shared maps. The unit an incremental sync rewrites.
+/// What one Service port contributes to a table: its own chains and affinity sets, and its
+/// elements in the shared maps. The unit an incremental sync rewrites.
 public struct NFTablesServiceRules: Sendable, Hashable {
-    /// `service-`, `local-`, `external-` and `firewall-` chains of this Service port.
+    /// `service-`, `local-`, `external-`, `firewall-` and `endpoint-` chains of this Service port.
     public var chains: [NFTablesChainRules] = []
-    /// The endpoint maps of its `service-`/`local-` chains (named like the chain), and with
-    /// ClientIP affinity an `affinity-` set per reachable endpoint.
-    public var sets: [NFTablesSetContents] = []
+    /// `affinity-` sets, one per reachable endpoint, with ClientIP affinity.
+    public var sets: [NFTSet] = []
     /// Elements of the shared sets and maps (`service-ips`, `cluster-ips`, …), by set name.
     public var elements: [String: [NFTSetElement]] = [:]
 
@@ -67,17 +52,19 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// The shared sets and maps (their elements come from the Services).
     public var sharedSets: [NFTSet]
     public var services: [ServicePortName: NFTablesServiceRules]
+    /// Which keys of which `service-endpoints-M` map each endpoint-choice chain holds.
+    public var endpointSlots = NFTablesEndpointSlots()
     var elements: [String: NFTablesElementTable]
 
     public init(plan: ForwardingPlan, renderer: NFTablesRenderer) {
         table = renderer.table
         sharedChains = renderer.sharedChains(nodePorts: plan.nodePorts)
-        sharedSets = renderer.sharedSets()
         var services: [ServicePortName: NFTablesServiceRules] = [:]
         services.reserveCapacity(plan.services.count)
-        elements = Dictionary(uniqueKeysWithValues: sharedSets.map { ($0.name, NFTablesElementTable()) })
-        for (name, servicePlan) in plan.services {
-            let rules = renderer.serviceRules(servicePlan)
+        elements = [:]
+        // In name order, so the same plan always gets the same key blocks.
+        for name in plan.services.keys.sorted() {
+            let rules = renderer.serviceRules(plan.services[name]!, slots: &endpointSlots)
             services[name] = rules
             for (set, list) in rules.elements {
                 for element in list {
@@ -86,6 +73,8 @@ public struct NFTablesRuleset: Sendable, Hashable {
             }
         }
         self.services = services
+        sharedSets = renderer.sharedSets() + (0..<endpointSlots.mapCount).map(renderer.endpointMap)
+        for set in sharedSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
     }
 
     /// Elements now in `set`.

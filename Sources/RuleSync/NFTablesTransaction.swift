@@ -10,45 +10,32 @@ public struct NFTablesTransaction: Sendable {
     public var chainsDeleted = 0
     /// Element changes to record in the applied model: set, key, the entry now (nil: gone).
     var elementUpdates: [(set: String, key: NFTValue, entry: NFTablesElementTable.Entry?)] = []
+    /// Shared maps this transaction creates (endpoint maps opened by an incremental sync).
+    var addedSharedSets: [NFTSet] = []
 
     // MARK: full sync
 
     /// Re-asserts everything of `ruleset`: the table, every chain and set, all rules (the table's
     /// rules flushed first), every map's elements (each map flushed first); then deletes chains
     /// and sets of ours that `ruleset` no longer has. `existingChains`/`existingSets` are what the
-    /// table holds (read at adoption or after a failure, or the previously applied model's names);
-    /// `previous` is the model applied before, when the table is known to hold it.
-    ///
-    /// The kernel keeps an existing set's definition when it is added again, so an endpoint map
-    /// whose definition may differ (not in `previous`, or changed there) is deleted and created
-    /// again. Affinity sets keep their clients across syncs and restarts; with
-    /// `recreateAffinitySets` (after a failed sync, whose cause may be one of them) they are
-    /// recreated too.
+    /// table holds (read at adoption or after a failure, or the previously applied model's names).
+    /// With `recreateAffinitySets`, affinity sets that exist are deleted and created again (their
+    /// definition may differ from ours after a failure or another version's run).
     public static func full(_ ruleset: NFTablesRuleset, existingChains: Set<String>, existingSets: Set<String>,
-                            previous: NFTablesRuleset? = nil, recreateAffinitySets: Bool = false) -> NFTablesTransaction {
+                            recreateAffinitySets: Bool = false) -> NFTablesTransaction {
         var t = NFTablesTransaction()
         let table = ruleset.table
         t.batch.add(table)
         t.batch.flush(table)
-        let names = ruleset.services.keys.sorted()
-        let serviceChains = names.flatMap { ruleset.services[$0]!.chains }
+        let serviceChains = ruleset.services.keys.sorted().flatMap { ruleset.services[$0]!.chains }
         let allChains = ruleset.sharedChains + serviceChains
         for chain in allChains { t.batch.add(chain.chain) }
         t.chainsWritten = allChains.count
-        let serviceSets = names.flatMap { ruleset.services[$0]!.sets }
-        let previousSets = previous.map { p in
-            Dictionary(p.services.values.flatMap(\.sets).map { ($0.name, $0.set) }, uniquingKeysWith: { a, _ in a })
+        let affinitySets = ruleset.services.values.flatMap(\.sets)
+        if recreateAffinitySets {
+            for set in affinitySets where existingSets.contains(set.name) { t.batch.delete(set) }
         }
-        var recreated: Set<String> = []
-        for contents in serviceSets where existingSets.contains(contents.name) {
-            let mayDiffer = contents.elements == nil ? recreateAffinitySets : previousSets?[contents.name] != contents.set
-            if mayDiffer {
-                t.batch.delete(contents.set)
-                recreated.insert(contents.name)
-            }
-        }
-        for set in ruleset.sharedSets { t.batch.add(set) }
-        for contents in serviceSets { t.batch.add(contents.set) }
+        for set in ruleset.sharedSets + affinitySets { t.batch.add(set) }
         for chain in allChains {
             for rule in chain.rules { t.batch.add(rule) }
             t.rulesWritten += chain.rules.count
@@ -57,11 +44,6 @@ public struct NFTablesTransaction: Sendable {
             t.batch.flush(set)
             let elements = ruleset.elements(of: set.name)
             if !elements.isEmpty { t.batch.add(elements, to: set) }
-        }
-        for contents in serviceSets {
-            guard let elements = contents.elements else { continue }
-            if existingSets.contains(contents.name) && !recreated.contains(contents.name) { t.batch.flush(contents.set) }
-            if !elements.isEmpty { t.batch.add(elements, to: contents.set) }
         }
         let chainNames = ruleset.chainNames
         for stale in existingChains.subtracting(chainNames).sorted() {
@@ -78,14 +60,15 @@ public struct NFTablesTransaction: Sendable {
 
     /// Only what changed for `changes` (each Service port's new rules, nil when it is gone),
     /// against the applied model: new chains and sets added, changed chains flushed and refilled,
-    /// a redefined set recreated (with its service's chains refilled, as they refer to it), an
-    /// endpoint map whose elements changed flushed and refilled, shared-map element deletes then
-    /// adds, stale chains and sets deleted last (once nothing refers to them).
-    public static func incremental(from applied: NFTablesRuleset, changes: [ServicePortName: NFTablesServiceRules?]) -> NFTablesTransaction {
+    /// element deletes then adds, stale chains and sets deleted last (once nothing refers to them).
+    /// `newSharedSets` are shared maps the changes need that the table does not have yet.
+    public static func incremental(from applied: NFTablesRuleset, changes: [ServicePortName: NFTablesServiceRules?],
+                                   newSharedSets: [NFTSet] = []) -> NFTablesTransaction {
         var t = NFTablesTransaction()
+        t.addedSharedSets = newSharedSets
+        for set in newSharedSets { t.batch.add(set) }
         var addChains: [NFTChain] = [], addSets: [NFTSet] = [], flushChains: [NFTChain] = []
         var recreateSets: [NFTSet] = [], addRules: [NFTRule] = [], deleteChains: [NFTChain] = [], deleteSets: [NFTSet] = []
-        var flushSets: [NFTSet] = [], setElements: [(NFTSet, [NFTSetElement])] = []
         // Per shared set: key -> (owner delta, the element a changed Service now wants).
         var delta: [String: [NFTValue: (count: Int, element: NFTSetElement?)]] = [:]
 
@@ -97,18 +80,12 @@ public struct NFTablesTransaction: Sendable {
             let afterChains = Set(after.chains.map(\.name))
             let afterSets = Set(after.sets.map(\.name))
             var setRedefined = false
-            for contents in after.sets {
-                let set = contents.set
-                if let old = beforeSets[set.name], old.set == set {
-                    guard let elements = contents.elements, elements != old.elements else { continue }
-                    flushSets.append(set)
-                } else if beforeSets[set.name] != nil {
-                    recreateSets.append(set)
-                    setRedefined = true
+            for set in after.sets {
+                if let old = beforeSets[set.name] {
+                    if old != set { recreateSets.append(set); setRedefined = true }
                 } else {
                     addSets.append(set)
                 }
-                if let elements = contents.elements, !elements.isEmpty { setElements.append((set, elements)) }
             }
             for chain in after.chains {
                 if let old = beforeChains[chain.name] {
@@ -123,7 +100,7 @@ public struct NFTablesTransaction: Sendable {
                 flushChains.append(chain.chain)
                 deleteChains.append(chain.chain)
             }
-            for contents in before.sets where !afterSets.contains(contents.name) { deleteSets.append(contents.set) }
+            for set in before.sets where !afterSets.contains(set.name) { deleteSets.append(set) }
 
             for (set, elements) in before.elements {
                 for e in elements { delta[set, default: [:]][e.key, default: (0, nil)].count -= 1 }
@@ -144,8 +121,6 @@ public struct NFTablesTransaction: Sendable {
             t.batch.add(set)
         }
         for rule in addRules { t.batch.add(rule) }
-        for set in flushSets { t.batch.flush(set) }
-        for (set, elements) in setElements { t.batch.add(elements, to: set) }
 
         var deletes: [String: [NFTSetElement]] = [:], adds: [String: [NFTSetElement]] = [:]
         for (set, keys) in delta {
@@ -171,7 +146,7 @@ public struct NFTablesTransaction: Sendable {
                 }
             }
         }
-        let sharedSets = Dictionary(uniqueKeysWithValues: applied.sharedSets.map { ($0.name, $0) })
+        let sharedSets = Dictionary(uniqueKeysWithValues: (applied.sharedSets + newSharedSets).map { ($0.name, $0) })
         for (set, elements) in deletes.sorted(by: { $0.key < $1.key }) {
             if let s = sharedSets[set] { t.batch.delete(elements, from: s) }
         }
@@ -192,6 +167,7 @@ extension NFTablesRuleset {
     /// Records an applied incremental transaction: the Service ports' new rules and the element changes.
     mutating func record(_ t: NFTablesTransaction, changes: [ServicePortName: NFTablesServiceRules?]) {
         for (name, rules) in changes { services[name] = rules }
+        sharedSets += t.addedSharedSets
         for update in t.elementUpdates { elements[update.set, default: NFTablesElementTable()].entries[update.key] = update.entry }
     }
 }

@@ -46,8 +46,8 @@ struct BytecodeParityTests {
          [.match(.l4proto, .proto(.udp)), .redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "redirects")]),
         ("meta l4proto tcp dnat ip to numgen inc mod 2 map @endpoints",
          [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .inc, modulus: 2, map: "endpoints", family: .ip)]),
-        ("meta l4proto tcp dnat ip to numgen random mod 2 map @endpoints",
-         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .random, modulus: 2, map: "endpoints", family: .ip)]),
+        ("meta l4proto tcp dnat ip to numgen random mod 2 offset 100 map @endpoints",
+         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .random, modulus: 2, offset: 100, map: "endpoints", family: .ip)]),
     ]
 
     @Test func ourRulesHoldTheExpressionsNftWrites() throws {
@@ -73,8 +73,8 @@ struct BytecodeParityTests {
         ("update @affinity { ip6 saddr timeout 10800s }", [.dynset(.update, set: "affinity", key: [.ip6Saddr], timeout: .seconds(10800))]),
         ("meta l4proto tcp dnat to [fd00:1::5]:8080", [.match(.l4proto, .proto(.tcp)), .dnat(to: NFTValue(ipv6: "fd00:1::5")!, port: 8080)]),
         ("reject with icmpv6 type port-unreachable", [.reject(.icmpv6(.v6PortUnreachable))]),
-        ("meta l4proto tcp dnat ip6 to numgen inc mod 2 map @endpoints",
-         [.match(.l4proto, .proto(.tcp)), .dnat(numgen: .inc, modulus: 2, map: "endpoints", family: .ip6)]),
+        ("meta l4proto udp dnat ip6 to numgen inc mod 2 offset 7 map @endpoints",
+         [.match(.l4proto, .proto(.udp)), .dnat(numgen: .inc, modulus: 2, offset: 7, map: "endpoints", family: .ip6)]),
     ]
 
     @Test func ip6RulesHoldTheExpressionsNftWrites() throws {
@@ -96,8 +96,8 @@ struct BytecodeParityTests {
             map service-ips { type \(address) . inet_proto . inet_service : verdict; }
             map nodeports { type inet_proto . inet_service : verdict; }
             map redirects { type \(address) . inet_proto . inet_service : inet_service; }
-            map endpoints { typeof numgen inc mod 2 : \(family == .ip6 ? "ip6" : "ip") daddr . tcp dport;
-                elements = { 0 : \(endpoints[0]) . 8080, 1 : \(endpoints[1]) . 8080 } }
+            map endpoints { typeof numgen inc mod 1 : \(family == .ip6 ? "ip6" : "ip") daddr . th dport;
+                elements = { 0 : \(endpoints[0]) . 8080, 101 : \(endpoints[1]) . 8080 } }
             chain ep1 { }
             chain ep2 { }
             chain c { }
@@ -115,10 +115,10 @@ struct BytecodeParityTests {
         batch.add(.map("service-ips", in: ours, key: .concat(address, .inetProto, .inetService), to: .verdict))
         batch.add(.map("nodeports", in: ours, key: .concat(.inetProto, .inetService), to: .verdict))
         batch.add(.map("redirects", in: ours, key: .concat(address, .inetProto, .inetService), to: .data(.inetService)))
-        let endpointMap = NFTStatement.endpointMap("endpoints", in: ours, mode: .inc, modulus: 2, protocol: .tcp)
+        let endpointMap = NFTSet.addressPortMap("endpoints", in: ours)
         batch.add(endpointMap)
-        batch.add(endpoints.enumerated().map { i, a in
-            NFTSetElement(key: .integer(UInt32(i)), value: .data(.concat(NFTValue(ipAddress: a)!, .port(8080))))
+        batch.add(zip([0, 101], endpoints).map { key, a in
+            NFTSetElement(key: .integer(UInt32(key)), value: .data(.concat(NFTValue(ipAddress: a)!, .port(8080))))
         }, to: endpointMap)
         for name in ["ep1", "ep2", "c"] { batch.add(NFTChain.regular(name, in: ours)) }
         for (text, statements) in cases {

@@ -81,7 +81,7 @@ final class RecordingTransport: NFTablesTransport {
         #expect(report.bytesWritten == commands.count * 100)
     }
 
-    @Test func oneEndpointReplacedSendsOnlyThatServicesMapElements() throws {
+    @Test func oneEndpointReplacedSendsOnlyMapElements() throws {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)
         _ = try backend.sync(before, changes: nil)
@@ -89,43 +89,67 @@ final class RecordingTransport: NFTablesTransport {
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         #expect(!report.full)
         #expect(transport.listings == 1, "a normal sync never reads the table")
-        let svc = N.clusterPolicy(web)
-        // As many endpoints as before: the rule stays, the endpoint map is refilled, and the hairpin
-        // set follows the endpoint addresses. No rule means no revalidation of the table's chains.
-        #expect(transport.lastBatch == [
-            "flush map ip swift-kube-proxy \(svc)",
-            "add element ip swift-kube-proxy \(svc) { 2 elements }",
-            "delete element ip swift-kube-proxy hairpin-endpoints { 1 element }",
+        // As many endpoints as before: the rule and its key block stay, the element at the block's
+        // second key is replaced, and the hairpin set follows the endpoint addresses. No rule
+        // means no revalidation of the table's chains in the kernel.
+        #expect(transport.lastBatch.sorted() == [
             "add element ip swift-kube-proxy hairpin-endpoints { 1 element }",
+            "add element ip swift-kube-proxy service-endpoints-0 { 1 element }",
+            "delete element ip swift-kube-proxy hairpin-endpoints { 1 element }",
+            "delete element ip swift-kube-proxy service-endpoints-0 { 1 element }",
         ])
         #expect(report.rulesWritten == 0 && report.chainsDeleted == 0)
-        let map = backend.appliedRuleset(.ipv4)!.services[web]!.sets.first { $0.name == svc }!
-        #expect(map.elements?.map(\.value) == [.data(.concat(NFTValue(ipv4: "10.180.0.1")!, .port(8080))),
-                                               .data(.concat(NFTValue(ipv4: "10.180.0.3")!, .port(8080)))])
-        let total = backend.appliedRuleset(.ipv4)!.ruleCount
-        #expect(report.totalRules["ip swift-kube-proxy"] == total)
+        let applied = backend.appliedRuleset(.ipv4)!
+        let block = try #require(applied.endpointSlots.blocks[.init(service: web, local: false)])
+        let values = applied.elements(of: N.serviceEndpoints(block.map)).filter { $0.key == .integer(block.base) || $0.key == .integer(block.base + 1) }
+        #expect(Set(values.compactMap(\.value)) == [.data(.concat(NFTValue(ipv4: "10.180.0.1")!, .port(8080))),
+                                                     .data(.concat(NFTValue(ipv4: "10.180.0.3")!, .port(8080)))])
+        #expect(report.totalRules["ip swift-kube-proxy"] == applied.ruleCount)
     }
 
-    @Test func anEndpointAddedRewritesTheChoiceRuleAndRecreatesItsMap() throws {
+    @Test func anEndpointAddedRewritesOnlyTheChoiceRule() throws {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)
         _ = try backend.sync(before, changes: nil)
+        let blockBefore = backend.appliedRuleset(.ipv4)!.endpointSlots.blocks[.init(service: web, local: false)]!
         let after = twoServices(webEndpoints: eps + [F.endpoint("10.180.0.3")])
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let svc = N.clusterPolicy(web)
         let commands = transport.lastBatch
-        // The map is declared `typeof numgen inc mod 3`, so it is made again, after the chains that
-        // refer to it were flushed, and the rule's modulus follows the endpoint count.
-        let flush = try #require(commands.firstIndex(of: "flush chain ip swift-kube-proxy \(svc)"))
-        let delete = try #require(commands.firstIndex(of: "delete map ip swift-kube-proxy \(svc)"))
-        #expect(flush < delete)
-        #expect(commands[delete + 1] == "add map ip swift-kube-proxy \(svc) { typeof numgen inc mod 3 : ip daddr . tcp dport; }")
+        // Three endpoints do not fit the block of two: the chain gets a block of four, and its rule
+        // the new modulus and offset; the old block's keys go, the new ones come.
+        let block = try #require(backend.appliedRuleset(.ipv4)!.endpointSlots.blocks[.init(service: web, local: false)])
+        #expect(block.capacity == 4 && block.base != blockBefore.base)
+        #expect(commands.first == "flush chain ip swift-kube-proxy \(svc)")
         let rules = commands.filter { $0.hasPrefix("add rule ") }
-        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") || $0.hasPrefix("add rule ip swift-kube-proxy \(N.external(web)) ") })
-        #expect(rules.contains { $0.hasSuffix("dnat ip to numgen inc mod 3 map @\(svc)") })
-        #expect(commands.contains("add element ip swift-kube-proxy \(svc) { 3 elements }"))
+        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") })
+        #expect(rules.last?.hasSuffix("dnat ip to numgen inc mod 3 offset \(block.base) map @service-endpoints-0") == true)
+        #expect(commands.contains("delete element ip swift-kube-proxy service-endpoints-0 { 2 elements }"))
+        #expect(commands.contains("add element ip swift-kube-proxy service-endpoints-0 { 3 elements }"))
         #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains(" services") })
         #expect(report.rulesWritten == rules.count)
+    }
+
+    @Test func keyBlocksAreReusedAndGrowInPowersOfTwo() {
+        var slots = NFTablesEndpointSlots()
+        let a = NFTablesEndpointSlots.Owner(service: web, local: false), b = NFTablesEndpointSlots.Owner(service: db, local: false)
+        let first = slots.block(for: a, endpoints: 3)!
+        #expect(first == .init(map: 0, base: 0, capacity: 4))
+        #expect(slots.block(for: a, endpoints: 4) == first, "a count that fits keeps the block")
+        #expect(slots.block(for: b, endpoints: 1) == .init(map: 0, base: 4, capacity: 1))
+        #expect(slots.block(for: a, endpoints: 5) == .init(map: 0, base: 5, capacity: 8))
+        slots.release(db)
+        #expect(slots.block(for: .init(service: db, local: true), endpoints: 3) == .init(map: 0, base: 0, capacity: 4), "a freed block of the size is reused")
+        #expect(slots.blocks.count == 2 && slots.mapCount == 1)
+    }
+
+    @Test func aMapHoldsAHundredAndTwentyEightChains() {
+        var slots = NFTablesEndpointSlots()
+        for i in 0...NFTablesEndpointSlots.chainsPerMap {
+            _ = slots.block(for: .init(service: F.name("ns", "s\(i)"), local: false), endpoints: 2)
+        }
+        #expect(slots.mapCount == 2)
+        #expect(slots.blocks[.init(service: F.name("ns", "s\(NFTablesEndpointSlots.chainsPerMap)"), local: false)] == .init(map: 1, base: 0, capacity: 2))
     }
 
     @Test func removedServiceDeletesItsChainsAndElements() throws {

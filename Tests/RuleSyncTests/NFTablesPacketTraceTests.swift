@@ -144,7 +144,7 @@ extension Fixture {
         ])
         t.affinity[second] = [IPAddress("10.0.1.5")!]
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.2:8080", updates: [second]))
-        let set = F.nftRuleset(snapshot).services[web]!.sets.first { $0.name == first }!.set
+        let set = F.nftRuleset(snapshot).services[web]!.sets.first { $0.name == first }!
         #expect(set.timeout == .seconds(600) && set.flags.contains(.timeout) && set.flags.contains(.dynamic))
     }
 
@@ -177,7 +177,7 @@ extension Fixture {
         let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.0.0.0/8")!], endpointPick: .random)
         let ruleset = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41"), twoEndpoints)]), config: config)
         let chain = ruleset.services[web]!.chains.first { $0.name == NFTablesNames.clusterPolicy(web) }!
-        #expect(chain.rules.last?.description.hasSuffix("dnat ip to numgen random mod 2 map @\(chain.name)") == true)
+        #expect(chain.rules.last?.description.hasSuffix("dnat ip to numgen random mod 2 map @service-endpoints-0") == true)
         #expect(NFTablesTracer(ruleset, localAddresses: [F.nodeIP]).trace(from: "10.0.1.5", to: "172.30.0.41", port: 80)
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }

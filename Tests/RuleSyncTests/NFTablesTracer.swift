@@ -25,8 +25,6 @@ struct NFTablesTracer {
     let ruleset: NFTablesRuleset
     let localAddresses: Set<IPAddress>
     let chains: [String: NFTablesChainRules]
-    /// The Service ports' own sets and maps (endpoint maps have elements; affinity sets do not).
-    let serviceSets: [String: NFTablesSetContents]
     /// Client addresses already in an affinity set (to trace a returning client).
     var affinity: [String: Set<IPAddress>] = [:]
 
@@ -35,13 +33,8 @@ struct NFTablesTracer {
         self.localAddresses = localAddresses
         var chains: [String: NFTablesChainRules] = [:]
         for c in ruleset.sharedChains { chains[c.name] = c }
-        var sets: [String: NFTablesSetContents] = [:]
-        for rules in ruleset.services.values {
-            for c in rules.chains { chains[c.name] = c }
-            for s in rules.sets { sets[s.name] = s }
-        }
+        for rules in ruleset.services.values { for c in rules.chains { chains[c.name] = c } }
         self.chains = chains
-        serviceSets = sets
     }
 
     /// Where a new connection from `source` to `destination:port` ends, over every numgen choice.
@@ -262,8 +255,6 @@ struct NFTablesTracer {
             case .named(let name):
                 if let s = tracer.ruleset.sharedSets.first(where: { $0.name == name }) {
                     keyType = s.keyType; elements = tracer.ruleset.elements(of: name); interval = s.flags.contains(.interval)
-                } else if let s = tracer.serviceSets[name], let own = s.elements {
-                    keyType = s.set.keyType; elements = own; interval = false
                 } else {
                     // An affinity set: the clients the test says were seen.
                     let length = packet.saddr.family == .ipv4 ? 4 : 16

@@ -155,7 +155,8 @@ for round in 0..<rounds {
         var commands = 0
         let pure = clock.measure {
             for _ in 0..<100 {
-                let t = NFTablesTransaction.incremental(from: applied, changes: [name(i): renderer.serviceRules(plan)])
+                var slots = applied.endpointSlots
+                let t = NFTablesTransaction.incremental(from: applied, changes: [name(i): renderer.serviceRules(plan, slots: &slots)])
                 commands = t.batch.commands.count
             }
         }
