@@ -122,6 +122,13 @@ public struct NFTPrefix: Sendable, Hashable, CustomStringConvertible {
         self.address = NFTValue(bytes: zip(address.bytes, NFTPrefix.mask(length: length, bytes: address.bytes.count)).map { $0 & $1 })
     }
 
+    /// `address/length` from the address's bytes (4 or 16), without parsing text.
+    public init?(address bytes: [UInt8], length: Int) {
+        guard bytes.count == 4 || bytes.count == 16, (0...bytes.count * 8).contains(length) else { return nil }
+        self.length = length
+        address = NFTValue(bytes: zip(bytes, NFTPrefix.mask(length: length, bytes: bytes.count)).map { $0 & $1 })
+    }
+
     /// A full-length prefix of a 4- or 16-byte address.
     init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }

@@ -36,7 +36,7 @@ public struct NFTablesRenderer: Sendable {
     var podRanges: [CIDR] { config.clusterCIDRs(of: family) }
 
     static func value(_ address: IPAddress) -> NFTValue { NFTValue(bytes: address.bytes) }
-    static func prefix(_ cidr: CIDR) -> NFTPrefix { NFTPrefix(cidr.description)! }
+    static func prefix(_ cidr: CIDR) -> NFTPrefix { NFTPrefix(address: cidr.address.bytes, length: cidr.prefixLength)! }
     static func proto(_ p: TransportProtocol) -> NFTProtocol {
         switch p {
         case .tcp: .tcp

@@ -61,6 +61,24 @@ struct NFTablesKernelLifecycleTests {
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
     }
 
+    /// `nft list` must print our table in a form nft reads back (a backup restored with `nft -f`
+    /// gives the same table): typeof maps, offsets, comments and all.
+    @Test func nftReadsBackTheTableItLists() throws {
+        let topology = try Topology(pods: 2)
+        defer { topology.teardown() }
+        let affinity = ServicePort(name: db, clusterIPs: [IPAddress("172.30.0.11")!], port: 5432, targetPort: .number(Topology.backendPort),
+                                   sessionAffinity: .clientIP(timeoutSeconds: 60))
+        let snapshot = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1, 2])), (affinity, W.endpoints([2]))])
+        _ = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
+                                networkNamespace: "/run/netns/\(topology.node)").sync(snapshot, changes: nil)
+        let listed = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(listed.contains("typeof numgen inc mod 1 : ip daddr . th dport"))
+        #expect(listed.contains("map @service-endpoints-0"))
+        _ = try nft(topology, "delete", "table", "ip", "swift-kube-proxy")
+        _ = try Shell.run(topology.nodeCommandPrefix + ["nft", "-f", "-"], input: listed)
+        #expect(try nft(topology, "list", "table", "ip", "swift-kube-proxy") == listed)
+    }
+
     @Test func anEndpointReachingItselfThroughItsServiceIsMasqueraded() throws {
         let topology = try Topology(pods: 1)
         defer { topology.teardown() }

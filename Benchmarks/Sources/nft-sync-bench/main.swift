@@ -105,18 +105,16 @@ if ProcessInfo.processInfo.environment["NFT_BENCH_PHASES"] != nil {
     sh(["ip", "netns", "add", scratch])
     defer { sh(["ip", "netns", "del", scratch]) }
     let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.180.0.0/16")!])
-    var ruleset: NFTablesRuleset?
-    let render = clock.measure {
-        ruleset = NFTablesRuleset(plan: ForwardingPlan(snapshot: snapshot, config: config, family: .ipv4),
-                                  renderer: NFTablesRenderer(config: config, family: .ipv4))
-    }
+    var ruleset: NFTablesRuleset?, plan: ForwardingPlan?
+    let planning = clock.measure { plan = ForwardingPlan(snapshot: snapshot, config: config, family: .ipv4) }
+    let render = clock.measure { ruleset = NFTablesRuleset(plan: plan!, renderer: NFTablesRenderer(config: config, family: .ipv4)) }
     var t: NFTablesTransaction?
     let build = clock.measure { t = NFTablesTransaction.full(ruleset!, existingChains: [], existingSets: []) }
     let connection = try NFTConnection(networkNamespace: "/run/netns/\(scratch)")
     let c0 = threadCPU()
     let apply = try clock.measure { _ = try connection.apply(t!.batch) }
-    print(String(format: "phases (wall): render %.0f ms, batch %.0f ms (%d commands), encode+kernel %.0f ms (%.0f ms CPU)",
-                 ms(render), ms(build), t!.batch.commands.count, ms(apply), threadCPU() - c0))
+    print(String(format: "phases (wall): plan %.0f ms, render %.0f ms, batch %.0f ms (%d commands), encode+kernel %.0f ms (%.0f ms CPU)",
+                 ms(planning), ms(render), ms(build), t!.batch.commands.count, ms(apply), threadCPU() - c0))
 }
 let rssBefore = peakRSSMiB()
 let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [CIDR("10.180.0.0/16")!]), families: [.ipv4],
