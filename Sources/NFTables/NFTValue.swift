@@ -73,10 +73,12 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
     public static func concat(_ parts: NFTValue...) -> NFTValue { concat(parts) }
 
     public static func concat(_ parts: [NFTValue]) -> NFTValue {
-        var bytes: [UInt8] = []
+        // One allocation: a full sync builds a hundred thousand of these.
+        var bytes = [UInt8](repeating: 0, count: parts.reduce(0) { $0 + NFTDataType.padded($1.bytes.count) })
+        var offset = 0
         for part in parts {
-            bytes += part.bytes
-            bytes += Array(repeating: 0, count: NFTDataType.padded(part.bytes.count) - part.bytes.count)
+            bytes.replaceSubrange(offset..<offset + part.bytes.count, with: part.bytes)
+            offset += NFTDataType.padded(part.bytes.count)
         }
         return NFTValue(bytes: bytes)
     }

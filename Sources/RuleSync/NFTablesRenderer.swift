@@ -285,12 +285,12 @@ public struct NFTablesRenderer: Sendable {
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
         let n = endpoints.count
         if plan.affinityTimeoutSeconds == nil, let block = slots.block(for: owner, endpoints: n) {
-            for (i, ep) in endpoints.enumerated() {
-                out.add(NFTSetElement(key: .integer(block.base + UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))),
-                        to: N.serviceEndpoints(block.map))
+            let map = N.serviceEndpoints(block.map)
+            out.elements[map, default: []] += endpoints.enumerated().map { i, ep in
+                NFTSetElement(key: .integer(block.base + UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port)))))
             }
             return [rule(chainName, [.match(.l4proto, .proto(proto)),
-                                     .dnat(numgen: mode, modulus: UInt32(n), offset: block.base, map: N.serviceEndpoints(block.map), family: table.family)])]
+                                     .dnat(numgen: mode, modulus: UInt32(n), offset: block.base, map: map, family: table.family)])]
         }
         slots.release(owner)
         func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
