@@ -9,9 +9,12 @@ public protocol Dataplane: Sendable {
     /// The dataplane NATs in the kernel (nftables, iptables), so conntrack entries of removed
     /// endpoints must be deleted after a sync. Default false (the userspace proxy).
     var natsInKernel: Bool { get }
+    /// How often a full resync re-asserts everything, if not every `syncPeriod`; nil: `syncPeriod`.
+    var fullSyncPeriod: Duration? { get }
 }
 
 extension Dataplane {
     /// The userspace proxy's flows are its own sockets: nothing in conntrack to clear.
     public var natsInKernel: Bool { false }
+    public var fullSyncPeriod: Duration? { nil }
 }

@@ -13,10 +13,12 @@ final class RuleSyncDataplane: Dataplane {
     private let metrics: SyncMetrics?
     /// Rules NAT in the kernel: removed endpoints leave conntrack entries to delete after a sync.
     var natsInKernel: Bool { true }
+    let fullSyncPeriod: Duration?
 
-    init(name: String, backend: any RuleSyncBackend, metrics: SyncMetrics? = nil, logger: Logger) {
+    init(name: String, backend: any RuleSyncBackend, fullSyncPeriod: Duration? = nil, metrics: SyncMetrics? = nil, logger: Logger) {
         self.name = name
         self.backend = backend
+        self.fullSyncPeriod = fullSyncPeriod
         self.metrics = metrics
         self.logger = logger
         queue = DispatchQueue(label: "swift-kube-proxy.\(name)-sync")

@@ -3,8 +3,9 @@ import Logging
 import ProxyModel
 
 /// Turns the store's changes into dataplane syncs: waits for every source's first listing, then
-/// coalesces bursts (at most one sync per `minSyncPeriod`), re-asserts everything every `syncPeriod`,
-/// and retries a failed sync with backoff while the previous state stays in force.
+/// coalesces bursts (at most one sync per `minSyncPeriod`), re-asserts everything every `syncPeriod`
+/// (or the dataplane's longer `fullSyncPeriod`), and retries a failed sync with backoff while the
+/// previous state stays in force.
 public final class SyncRunner: Sendable {
     private let store: ClusterStore
     private let dataplane: any Dataplane
@@ -20,12 +21,15 @@ public final class SyncRunner: Sendable {
                 logger: Logger) {
         self.store = store
         self.dataplane = dataplane
-        schedule = SyncSchedule(minSyncPeriod: minSyncPeriod, syncPeriod: syncPeriod)
+        schedule = SyncSchedule(minSyncPeriod: minSyncPeriod, syncPeriod: max(syncPeriod, dataplane.fullSyncPeriod ?? syncPeriod))
         self.status = status
         self.metrics = metrics
         self.observers = observers
         self.logger = logger
     }
+
+    /// How often a full sync re-asserts everything: `syncPeriod`, or the dataplane's longer `fullSyncPeriod`.
+    public var fullResyncPeriod: Duration { schedule.syncPeriod }
 
     /// Runs until cancelled.
     public func run() async {

@@ -10,8 +10,12 @@ final class RecordingDataplane: Dataplane {
     let name = "recording"
     let calls = Mutex<[Call]>([])
     let failuresLeft: Mutex<Int>
+    let fullSyncPeriod: Duration?
 
-    init(failFirst: Int = 0) { failuresLeft = Mutex(failFirst) }
+    init(failFirst: Int = 0, fullSyncPeriod: Duration? = nil) {
+        failuresLeft = Mutex(failFirst)
+        self.fullSyncPeriod = fullSyncPeriod
+    }
 
     struct Refused: Error {}
 
@@ -63,6 +67,20 @@ final class RecordingDataplane: Dataplane {
         #expect(dataplane.recorded.last?.full == false)
         #expect(dataplane.recorded.last?.changed == 1)
         #expect(runner.status.current.consecutiveFailures == 0)
+    }
+
+    @Test func aDataplaneWithALongerFullSyncPeriodIsResyncedThatOften() {
+        let store = ClusterStore(node: NodeInfo(name: "n"))
+        let hourly = SyncRunner(store: store, dataplane: RecordingDataplane(fullSyncPeriod: .seconds(3600)), minSyncPeriod: .seconds(1),
+                                syncPeriod: .seconds(30), logger: Logger(label: "test"))
+        #expect(hourly.fullResyncPeriod == .seconds(3600))
+        let plain = SyncRunner(store: store, dataplane: RecordingDataplane(), minSyncPeriod: .seconds(1), syncPeriod: .seconds(30),
+                               logger: Logger(label: "test"))
+        #expect(plain.fullResyncPeriod == .seconds(30))
+        // A syncPeriod longer than the dataplane's wins: the operator asked for fewer full syncs.
+        let rare = SyncRunner(store: store, dataplane: RecordingDataplane(fullSyncPeriod: .seconds(3600)), minSyncPeriod: .seconds(1),
+                              syncPeriod: .seconds(7200), logger: Logger(label: "test"))
+        #expect(rare.fullResyncPeriod == .seconds(7200))
     }
 
     @Test func failedSyncIsRetriedInFull() async throws {
