@@ -13,6 +13,7 @@ mode: userspace
 source: file
 manifests: services.yaml
 nodePortAddresses: ["127.0.0.1"]
+userspace: {redirects: false}   # the bench uses the NodePort on loopback: leave the host's nftables alone
 CONFIG
 {
   cat <<SERVICE
