@@ -119,9 +119,8 @@ public struct NFTPrefix: Sendable, Hashable, CustomStringConvertible {
         guard let address = NFTValue(ipAddress: parts[0]) else { return nil }
         let bits = address.bytes.count * 8
         let length = parts.count == 2 ? Int(parts[1]) : bits
-        guard let length, (0...bits).contains(length) else { return nil }
-        self.length = length
-        self.address = NFTValue(bytes: zip(address.bytes, NFTPrefix.mask(length: length, bytes: address.bytes.count)).map { $0 & $1 })
+        guard let length else { return nil }
+        self.init(address: address.bytes, length: length)
     }
 
     /// `address/length` from the address's bytes (4 or 16), without parsing text.

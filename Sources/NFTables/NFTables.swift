@@ -31,6 +31,7 @@
 //   | `numgen random mod 2 vmap { 0 : goto a, 1 : goto b }` | `.numgen(.random, vmap: [.goto("a"), .goto("b")])`                 |
 //   | `update @aff { ip saddr timeout 3h }`                 | `.dynset(.update, set: "aff", key: [.ipSaddr], timeout: .seconds(10800))` |
 //   | `dnat to 10.1.0.5:8080` / `snat to ...`               | `.dnat(to: NFTValue(ipv4: "10.1.0.5")!, port: 8080)`               |
+//   | `dnat ip to numgen inc mod 3 offset 8 map @eps`       | `.dnat(numgen: .inc, modulus: 3, offset: 8, map: "eps", family: .ip)` over `NFTSet.addressPortMap("eps", in: table)` (`typeof numgen inc mod 1 : ip daddr . th dport`) |
 //   | `masquerade fully-random`                             | `.masquerade(fullyRandom: true)`                                    |
 //   | `redirect to :8080` / `redirect to :ip daddr . meta l4proto . th dport map @m` | `.redirect(toPort: 8080)` / `.redirect(toPortFrom: [.ipDaddr, .l4proto, .thDport], map: "m")` |
 //   | `reject with tcp reset` / `reject`                    | `.reject(.tcpReset)` / `.reject()` (icmp port-unreachable)          |
