@@ -62,3 +62,24 @@ public struct ConntrackCleanup: Sendable {
         delete(diff.staleFlows(from: last, to: snapshot), old: last, new: snapshot, families: families)
     }
 }
+
+/// What a rule backend remembers for stale-flow cleanup: the snapshot its last sync put in force
+/// in every family, and whether a sync failed since (its `changes` then no longer describe the step).
+struct StaleFlowBase: Sendable {
+    private var lastApplied: ProxySnapshot?
+    private var failedSince = false
+
+    /// Ends a sync over all families: rethrows `error`, remembering the failure; otherwise the new
+    /// rules are in force, so `cleanup` deletes the flows the step to `snapshot` made stale, and
+    /// `snapshot` becomes the base.
+    mutating func finishSync(_ snapshot: ProxySnapshot, changes: SnapshotDiff?, error: (any Error)?, cleanup: ConntrackCleanup?,
+                             families: [IPAddress.Family]) throws {
+        if let error {
+            failedSince = true
+            throw error
+        }
+        cleanup?.deleteStale(from: lastApplied, to: snapshot, changes: changes, lastSyncFailed: failedSince, families: families)
+        lastApplied = snapshot
+        failedSince = false
+    }
+}

@@ -29,9 +29,7 @@ public final class IPTablesBackend: RuleSyncBackend {
     private struct State {
         var variant: IPTablesVariant?
         var families: [IPAddress.Family: FamilyState] = [:]
-        /// The snapshot of the last sync that succeeded everywhere: the base for stale-flow cleanup.
-        var lastApplied: ProxySnapshot?
-        var lastSyncFailed = false
+        var staleFlows = StaleFlowBase()
     }
 
     /// Deletes conntrack entries of UDP/SCTP flows to endpoints and frontends a sync made stale; nil: off.
@@ -84,15 +82,7 @@ public final class IPTablesBackend: RuleSyncBackend {
                 report.noLocalEndpointsExternal += fs.noLocalExternal.count
                 for (table, n) in fs.totals { report.totalRules[table.rawValue, default: 0] += n }
             }
-            if let firstError {
-                st.lastSyncFailed = true
-                throw firstError
-            }
-            // The new rules are in force: flows NATed by the old ones to what is gone are now stale.
-            conntrack?.deleteStale(from: st.lastApplied, to: snapshot, changes: changes,
-                                   lastSyncFailed: st.lastSyncFailed, families: families)
-            st.lastApplied = snapshot
-            st.lastSyncFailed = false
+            try st.staleFlows.finishSync(snapshot, changes: changes, error: firstError, cleanup: conntrack, families: families)
             return report
         }
     }
@@ -169,7 +159,7 @@ public final class IPTablesBackend: RuleSyncBackend {
                 }
             }
             st.families = [:]
-            st.lastApplied = nil
+            st.staleFlows = StaleFlowBase()
         }
     }
 

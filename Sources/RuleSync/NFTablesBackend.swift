@@ -36,9 +36,7 @@ public final class NFTablesBackend: RuleSyncBackend {
 
     private struct State {
         var families: [IPAddress.Family: FamilyState] = [:]
-        /// The snapshot of the last sync that succeeded everywhere: the base for stale-flow cleanup.
-        var lastApplied: ProxySnapshot?
-        var lastSyncFailed = false
+        var staleFlows = StaleFlowBase()
     }
 
     private struct FamilyState {
@@ -96,15 +94,7 @@ public final class NFTablesBackend: RuleSyncBackend {
                 report.noLocalEndpointsExternal += fs.noLocalExternal.count
                 report.totalRules[NFTablesNames.table(family).description] = fs.totalRules
             }
-            if let firstError {
-                st.lastSyncFailed = true
-                throw firstError
-            }
-            // The new rules are in force: flows NATed by the old ones to what is gone are now stale.
-            conntrack?.deleteStale(from: st.lastApplied, to: snapshot, changes: changes,
-                                   lastSyncFailed: st.lastSyncFailed, families: families)
-            st.lastApplied = snapshot
-            st.lastSyncFailed = false
+            try st.staleFlows.finishSync(snapshot, changes: changes, error: firstError, cleanup: conntrack, families: families)
             return report
         }
     }
