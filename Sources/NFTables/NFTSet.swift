@@ -12,12 +12,8 @@ public struct NFTSet: Sendable, Hashable {
     public var timeout: Duration?
     public var comment: String?
     /// For a `typeof` set: the expressions of its key and (for a map) of its values.
-    public var typeof: (key: NFTTypeof, data: NFTTypeof?)? {
-        get { keyTypeof.map { ($0, dataTypeof) } }
-        set { keyTypeof = newValue?.key; dataTypeof = newValue?.data }
-    }
-    private var keyTypeof: NFTTypeof?
-    private var dataTypeof: NFTTypeof?
+    public var keyTypeof: NFTTypeof?
+    public var dataTypeof: NFTTypeof?
 
     public init(
         table: NFTTable, name: String, keyType: NFTDataType, mapping: Mapping? = nil,
@@ -55,7 +51,8 @@ public struct NFTSet: Sendable, Hashable {
         to valueExpression: NFTTypeof, value: NFTDataType, comment: String? = nil
     ) -> NFTSet {
         var set = NFTSet(table: table, name: name, keyType: key, mapping: .data(value), comment: comment)
-        set.typeof = (keyExpression, valueExpression)
+        set.keyTypeof = keyExpression
+        set.dataTypeof = valueExpression
         return set
     }
 

@@ -35,15 +35,19 @@ public struct NFTablesEndpointSlots: Sendable, Hashable {
 
     public private(set) var blocks: [Owner: Block] = [:]
     /// Maps opened so far (`service-endpoints-0` …); they stay until the next full sync.
-    public private(set) var mapCount = 0
-    private var chains: [Int] = []           // live blocks per map
-    private var nextKey: [UInt64] = []       // bump pointer per map
+    public var mapCount: Int { maps.count }
+    /// Per map: its live blocks, and the first key never handed out.
+    private struct MapUse: Sendable, Hashable {
+        var chains = 0
+        var nextKey: UInt64 = 0
+    }
+    private var maps: [MapUse] = []
     private var free: [UInt32: [Block]] = [:]  // capacity -> freed blocks
 
     public init() {}
 
     /// The block for `owner` with room for `count` endpoints: its current one if that fits,
-    /// otherwise a new one (the old one is freed).
+    /// otherwise a new one (the old one is freed). Nil beyond 2^24 endpoints, more than a block may hold.
     public mutating func block(for owner: Owner, endpoints count: Int) -> Block? {
         let needed = UInt32(clamping: max(count, 1))
         if let current = blocks[owner] {
@@ -52,20 +56,17 @@ public struct NFTablesEndpointSlots: Sendable, Hashable {
         }
         guard needed <= 1 << 24 else { return nil }  // more endpoints than a map's key space holds
         let capacity = needed <= 1 ? 1 : UInt32(1) << (32 - (needed - 1).leadingZeroBitCount)
-        var block: Block
+        let block: Block
         if let reused = free[capacity]?.popLast() {
             block = reused
         } else {
-            if mapCount == 0 || chains[mapCount - 1] >= Self.chainsPerMap || nextKey[mapCount - 1] + UInt64(capacity) > UInt64(UInt32.max) {
-                mapCount += 1
-                chains.append(0)
-                nextKey.append(0)
-            }
-            let map = mapCount - 1
-            block = Block(map: map, base: UInt32(nextKey[map]), capacity: capacity)
-            nextKey[map] += UInt64(capacity)
+            let roomInNewest = maps.last.map { $0.chains < Self.chainsPerMap && $0.nextKey + UInt64(capacity) <= UInt64(UInt32.max) } ?? false
+            if !roomInNewest { maps.append(MapUse()) }
+            let map = maps.count - 1
+            block = Block(map: map, base: UInt32(maps[map].nextKey), capacity: capacity)
+            maps[map].nextKey += UInt64(capacity)
         }
-        chains[block.map] += 1
+        maps[block.map].chains += 1
         blocks[owner] = block
         return block
     }
@@ -73,7 +74,7 @@ public struct NFTablesEndpointSlots: Sendable, Hashable {
     /// Frees the block of `owner`, if it has one.
     public mutating func release(_ owner: Owner) {
         guard let block = blocks.removeValue(forKey: owner) else { return }
-        chains[block.map] -= 1
+        maps[block.map].chains -= 1
         free[block.capacity, default: []].append(block)
     }
 

@@ -277,7 +277,7 @@ public struct NFTablesRenderer: Sendable {
     /// With ClientIP affinity the rule needs the endpoint's identity (the affinity set to look up
     /// and update), so it is a rule per endpoint: affinity lookups first, then the i-th of n rules
     /// matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the last always. The
-    /// same rules stand in when the key space is used up, until a full sync allocates afresh.
+    /// same rules stand in for a chain with more endpoints than a key block may hold.
     func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String,
                         owner: NFTablesEndpointSlots.Owner, slots: inout NFTablesEndpointSlots,
                         into out: inout NFTablesServiceRules) -> [NFTRule] {
