@@ -1,12 +1,14 @@
 import Foundation
 import Glibc
 
-/// The real `swift-kube-proxy` binary, started on a config in a scratch directory, stopped with
-/// SIGTERM. Its stderr is kept for assertions.
+/// The real `swift-kube-proxy` binary, started on a config in a scratch directory (behind
+/// `prefix`, such as `ip netns exec NODE`), stopped with SIGTERM or killed. Its stderr is kept for
+/// assertions, also after it ended and the directory is gone.
 public final class ProxyProcess: @unchecked Sendable {
     public let directory: String
     public let process = Process()
     private let logFile: String
+    private var endedStderr: String?
 
     /// The executable beside the test bundle (`swift build` puts both in the same folder).
     public static var binary: String {
@@ -19,14 +21,14 @@ public final class ProxyProcess: @unchecked Sendable {
         return dir
     }
 
-    public init(config: String, manifests: String, directory: String? = nil) throws {
+    public init(config: String, manifests: String, directory: String? = nil, prefix: [String] = []) throws {
         self.directory = try directory ?? ProxyProcess.scratchDirectory()
         try config.write(toFile: self.directory + "/config.yaml", atomically: true, encoding: .utf8)
         try manifests.write(toFile: self.directory + "/services.yaml", atomically: true, encoding: .utf8)
         logFile = self.directory + "/stderr.log"
         _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-        process.executableURL = URL(fileURLWithPath: ProxyProcess.binary)
-        process.arguments = ["--config", self.directory + "/config.yaml"]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = prefix + [ProxyProcess.binary, "--config", self.directory + "/config.yaml"]
         process.standardError = FileHandle(forWritingAtPath: logFile)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -42,7 +44,7 @@ public final class ProxyProcess: @unchecked Sendable {
         }
     }
 
-    public var stderr: String { (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
+    public var stderr: String { endedStderr ?? (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "" }
 
     public func writeManifests(_ text: String) throws {
         try text.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
@@ -52,8 +54,22 @@ public final class ProxyProcess: @unchecked Sendable {
     @discardableResult
     public func stop() -> Int32 {
         if process.isRunning { process.terminate() }
+        return ended()
+    }
+
+    /// SIGKILL, as a crash would end it (nothing of its own is cleaned up); returns the exit status.
+    @discardableResult
+    public func kill() -> Int32 {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        return ended()
+    }
+
+    private func ended() -> Int32 {
         process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: directory)
+        if endedStderr == nil {
+            endedStderr = stderr
+            try? FileManager.default.removeItem(atPath: directory)
+        }
         return process.terminationStatus
     }
 }

@@ -37,27 +37,14 @@ struct RuleBackendEndToEndTests {
     func ruleModeForwardsClusterIPTrafficAndFollowsEdits(mode: String) async throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
-        let dir = try ProxyProcess.scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try """
-        mode: \(mode)
-        source: file
-        manifests: services.yaml
-        clusterCIDR: ["\(Topology.clusterCIDR)"]
-        minSyncPeriod: 50ms
-        """.write(toFile: dir + "/config.yaml", atomically: true, encoding: .utf8)
-        try Self.manifests(pods: [1, 2]).write(toFile: dir + "/services.yaml", atomically: true, encoding: .utf8)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = topology.nodeCommandPrefix + [ProxyProcess.binary, "--config", dir + "/config.yaml"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-        }
+        let proxy = try ProxyProcess(config: """
+            mode: \(mode)
+            source: file
+            manifests: services.yaml
+            clusterCIDR: ["\(Topology.clusterCIDR)"]
+            minSyncPeriod: 50ms
+            """, manifests: Self.manifests(pods: [1, 2]), prefix: topology.nodeCommandPrefix)
+        defer { proxy.stop() }
 
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, count: 6, timeoutSeconds: 2)
         func servers() -> Set<IPAddress> {
@@ -67,13 +54,11 @@ struct RuleBackendEndToEndTests {
         let both: Set = [Topology.podAddress(1), Topology.podAddress(2)]
         #expect(await poll(tries: 50, { servers() }, until: { $0 == both }) == both)
 
-        try Self.manifests(pods: [1]).write(toFile: dir + "/services.yaml", atomically: true, encoding: .utf8)
+        try proxy.writeManifests(Self.manifests(pods: [1]))
         let one: Set = [Topology.podAddress(1)]
         #expect(await poll(tries: 50, { servers() }, until: { $0 == one }) == one)
 
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(proxy.stop() == 0)
         let rules = mode == "iptables"
             ? try Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])
             : try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "table", "ip", "swift-kube-proxy"])

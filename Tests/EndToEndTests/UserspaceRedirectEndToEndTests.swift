@@ -90,7 +90,7 @@ struct UserspaceRedirectEndToEndTests {
     @Test func clusterIPsAndExternalIPsReachThePodsThroughPortals() async throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
-        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests())
+        let proxy = try ProxyProcess(config: Self.config, manifests: Self.manifests(), prefix: topology.nodeCommandPrefix)
         defer { proxy.kill() }
         // Listeners open before redirects lead to them: once the table holds both, every path is up.
         let installed = await poll({ Self.userspaceTable(topology) }, until: { $0.contains("\(Self.web) . tcp . 80") && $0.contains("\(Self.dns) . udp . 53") })
@@ -139,7 +139,7 @@ struct UserspaceRedirectEndToEndTests {
         let topology = try Topology(pods: 1)
         defer { topology.teardown() }
         try Shell.run(topology.nodeCommandPrefix + ["nft", "add table ip foreign; add chain ip foreign c { type nat hook output priority 0; }"])
-        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests())
+        let proxy = try ProxyProcess(config: Self.config, manifests: Self.manifests(), prefix: topology.nodeCommandPrefix)
         defer { proxy.kill() }
         let table = await poll({ Self.userspaceTable(topology) }, until: { $0.contains("\(Self.dns) . udp . 53") })
         #expect(table.contains("\(Self.dns) . udp . 53"), "\(proxy.stderr)")
@@ -158,7 +158,8 @@ struct UserspaceRedirectEndToEndTests {
     @Test func withoutNetAdminNodePortsStillServe() async throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
-        let proxy = try NodeProxy(topology, config: Self.config, manifests: Self.manifests(), wrapper: ["setpriv", "--bounding-set=-net_admin"])
+        let proxy = try ProxyProcess(config: Self.config, manifests: Self.manifests(),
+                                     prefix: topology.nodeCommandPrefix + ["setpriv", "--bounding-set=-net_admin"])
         defer { proxy.kill() }
         let nodePort = await Self.eventually(topology, .externalClient, Probe(.tcp, Topology.nodeAddress, Self.nodePort, count: 2),
                                              .reaches([1, 2], evenly: true))
@@ -171,41 +172,3 @@ struct UserspaceRedirectEndToEndTests {
     }
 }
 
-/// The binary run in the topology's node namespace (optionally under `wrapper`), stderr kept.
-final class NodeProxy {
-    let directory: String
-    let process = Process()
-
-    init(_ topology: Topology, config: String, manifests: String, wrapper: [String] = []) throws {
-        directory = try ProxyProcess.scratchDirectory()
-        try config.write(toFile: directory + "/config.yaml", atomically: true, encoding: .utf8)
-        try manifests.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = topology.nodeCommandPrefix + wrapper + [ProxyProcess.binary, "--config", directory + "/config.yaml"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: directory + "/stderr.log")
-        try process.run()
-    }
-
-    var stderr: String { (try? String(contentsOfFile: directory + "/stderr.log", encoding: .utf8)) ?? "" }
-
-    func writeManifests(_ text: String) throws {
-        try text.write(toFile: directory + "/services.yaml", atomically: true, encoding: .utf8)
-    }
-
-    /// SIGTERM and the exit status.
-    func stop() -> Int32 {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
-
-    /// SIGKILL, as a crash would end it (nothing of its own is cleaned up).
-    func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
-}
