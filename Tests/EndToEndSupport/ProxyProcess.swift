@@ -105,8 +105,11 @@ public enum Manifests {
         """
     }
 
-    public static func slice(_ name: String, service: String, backendPort: UInt16) -> String {
-        """
+    /// A ready IPv4 EndpointSlice of `service`: one endpoint per address, all on `backendPort`.
+    public static func slice(_ name: String, service: String, backendPort: Int, addresses: [String] = ["127.0.0.1"],
+                             portName: String = "http", protocol proto: String = "TCP") -> String {
+        let endpoints = addresses.map { "- addresses: [\"\($0)\"]\n  conditions: {ready: true}" }.joined(separator: "\n")
+        return """
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
         metadata:
@@ -116,11 +119,11 @@ public enum Manifests {
             kubernetes.io/service-name: \(service)
         addressType: IPv4
         ports:
-        - name: http
+        - name: \(portName)
           port: \(backendPort)
+          protocol: \(proto)
         endpoints:
-        - addresses: ["127.0.0.1"]
-          conditions: {ready: true}
+        \(endpoints)
         ---
 
         """

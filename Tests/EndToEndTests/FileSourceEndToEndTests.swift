@@ -9,7 +9,7 @@ import Testing
         defer { a.stop(); b.stop() }
         let nodePort = freeNodePort()
         let proxy = try ProxyProcess(config: Manifests.config, manifests: Manifests.service("web", nodePort: nodePort)
-            + Manifests.slice("web-a", service: "web", backendPort: a.port) + Manifests.slice("web-b", service: "web", backendPort: b.port))
+            + Manifests.slice("web-a", service: "web", backendPort: Int(a.port)) + Manifests.slice("web-b", service: "web", backendPort: Int(b.port)))
         defer { proxy.stop() }
         _ = await poll({ fetchLine(port: nodePort) }, until: { $0 != nil })
         let seen = (0..<6).compactMap { _ in fetchLine(port: nodePort) }
@@ -22,8 +22,8 @@ import Testing
         let a = try LineBackend(name: "a"), b = try LineBackend(name: "b")
         defer { a.stop(); b.stop() }
         let webPort = freeNodePort(), apiPort = freeNodePort()
-        let web = Manifests.service("web", nodePort: webPort) + Manifests.slice("web-a", service: "web", backendPort: a.port)
-        let api = Manifests.service("api", nodePort: apiPort, clusterIP: "10.96.0.81") + Manifests.slice("api-b", service: "api", backendPort: b.port)
+        let web = Manifests.service("web", nodePort: webPort) + Manifests.slice("web-a", service: "web", backendPort: Int(a.port))
+        let api = Manifests.service("api", nodePort: apiPort, clusterIP: "10.96.0.81") + Manifests.slice("api-b", service: "api", backendPort: Int(b.port))
         let proxy = try ProxyProcess(config: Manifests.config, manifests: web)
         defer { proxy.stop() }
         #expect(await poll({ fetchLine(port: webPort) }, until: { $0 == "a" }) == "a")

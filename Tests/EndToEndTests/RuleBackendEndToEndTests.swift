@@ -10,8 +10,7 @@ import Testing
 @Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root and iproute2"))
 struct RuleBackendEndToEndTests {
     static func manifests(pods: [Int]) -> String {
-        let endpoints = pods.map { "- addresses: [\"\(Topology.podAddress($0))\"]\n  conditions: {ready: true}" }.joined(separator: "\n")
-        return """
+        """
         apiVersion: v1
         kind: Service
         metadata: {name: web, namespace: default}
@@ -19,18 +18,8 @@ struct RuleBackendEndToEndTests {
           clusterIP: 172.30.0.41
           ports: [{name: http, port: 80, targetPort: \(Topology.backendPort)}]
         ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: web-1
-          namespace: default
-          labels: {kubernetes.io/service-name: web}
-        addressType: IPv4
-        ports: [{name: http, port: \(Topology.backendPort)}]
-        endpoints:
-        \(endpoints)
 
-        """
+        """ + Manifests.slice("web-1", service: "web", backendPort: Topology.backendPort, addresses: pods.map { "\(Topology.podAddress($0))" })
     }
 
     @Test(arguments: ["iptables", "nftables"])

@@ -18,7 +18,7 @@ struct UserspaceRedirectEndToEndTests {
     static let nodePort = 30080
 
     static func manifests(web withWeb: Bool = true) -> String {
-        let endpoints = [1, 2].map { "- addresses: [\"\(Topology.podAddress($0))\"]\n  conditions: {ready: true}" }.joined(separator: "\n")
+        let pods = [1, 2].map { "\(Topology.podAddress($0))" }
         let web = """
         apiVersion: v1
         kind: Service
@@ -29,19 +29,8 @@ struct UserspaceRedirectEndToEndTests {
           externalIPs: ["\(externalIP)"]
           ports: [{name: http, port: 80, targetPort: \(Topology.backendPort), nodePort: \(nodePort)}]
         ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: web-1
-          namespace: default
-          labels: {kubernetes.io/service-name: web}
-        addressType: IPv4
-        ports: [{name: http, port: \(Topology.backendPort)}]
-        endpoints:
-        \(endpoints)
-        ---
 
-        """
+        """ + Manifests.slice("web-1", service: "web", backendPort: Topology.backendPort, addresses: pods)
         let dns = """
         apiVersion: v1
         kind: Service
@@ -50,18 +39,8 @@ struct UserspaceRedirectEndToEndTests {
           clusterIP: \(Self.dns)
           ports: [{name: dns, port: 53, protocol: UDP, targetPort: \(Topology.backendPort)}]
         ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata:
-          name: dns-1
-          namespace: default
-          labels: {kubernetes.io/service-name: dns}
-        addressType: IPv4
-        ports: [{name: dns, port: \(Topology.backendPort), protocol: UDP}]
-        endpoints:
-        \(endpoints)
 
-        """
+        """ + Manifests.slice("dns-1", service: "dns", backendPort: Topology.backendPort, addresses: pods, portName: "dns", protocol: "UDP")
         return (withWeb ? web : "") + dns
     }
 
