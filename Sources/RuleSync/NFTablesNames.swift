@@ -12,14 +12,23 @@ public enum NFTablesNames {
     }
 
     // Base chains (kube-proxy's names and priorities).
-    public static let filterPrerouting = "filter-prerouting"
+    public static let filterPreroutingPreDNAT = "filter-prerouting-pre-dnat"
+    public static let filterOutputPreDNAT = "filter-output-pre-dnat"
     public static let filterInput = "filter-input"
     public static let filterForward = "filter-forward"
     public static let filterOutput = "filter-output"
-    public static let filterOutputPostDNAT = "filter-output-post-dnat"
     public static let natPrerouting = "nat-prerouting"
     public static let natOutput = "nat-output"
     public static let natPostrouting = "nat-postrouting"
+
+    /// Base chains of our earlier layout (filter checks before DNAT, at `dstnat - 10`). A table
+    /// that still has them was written by an older version, whose `filter-input`, `-forward` and
+    /// `-output` hook at another priority; a base chain's priority cannot be changed in place.
+    public static let earlierLayoutBaseChains: Set<String> = ["filter-prerouting", "filter-output-post-dnat"]
+    /// The base chains of this layout.
+    public static let baseChains: Set<String> = [
+        filterPreroutingPreDNAT, filterOutputPreDNAT, filterInput, filterForward, filterOutput, natPrerouting, natOutput, natPostrouting,
+    ]
 
     // Regular chains shared by every Service.
     public static let services = "services"

@@ -20,10 +20,12 @@ public struct NFTablesRenderer: Sendable {
 
     typealias N = NFTablesNames
 
-    /// Priorities of kube-proxy's nftables mode: filter chains just before DNAT (dstnat - 10),
-    /// the post-DNAT output check just after it (dstnat + 10), NAT at dstnat and srcnat.
-    public static let filterPriority = NFTPriority.dstnat - 10
-    public static let postDNATPriority = NFTPriority.dstnat + 10
+    /// Priorities of kube-proxy's nftables mode: the firewall (source ranges) just before DNAT
+    /// (dstnat - 10), the other filter checks at the filter priority (0), after DNAT, so they see
+    /// what the NAT chains decided. A check before DNAT would drop the node's own connection to a
+    /// Local-policy LB IP with no local endpoint, which the NAT chains send to a remote endpoint.
+    public static let preDNATPriority = NFTPriority.dstnat - 10
+    public static let filterPriority = NFTPriority.filter
 
     // MARK: family-specific pieces
 
@@ -103,11 +105,11 @@ public struct NFTablesRenderer: Sendable {
             return NFTablesChainRules(c, jumps.map { rule(name, (newOnly ? [.ctState(.new)] : []) + [.jump($0)]) })
         }
         var chains: [NFTablesChainRules] = [
-            base(N.filterPrerouting, .filter, .prerouting, Self.filterPriority, [N.firewallCheck], newOnly: true),
+            base(N.filterPreroutingPreDNAT, .filter, .prerouting, Self.preDNATPriority, [N.firewallCheck], newOnly: true),
+            base(N.filterOutputPreDNAT, .filter, .output, Self.preDNATPriority, [N.firewallCheck], newOnly: true),
             base(N.filterInput, .filter, .input, Self.filterPriority, [N.nodePortEndpointsCheck, N.serviceEndpointsCheck], newOnly: true),
             base(N.filterForward, .filter, .forward, Self.filterPriority, [N.serviceEndpointsCheck, N.clusterIPsCheck], newOnly: true),
-            base(N.filterOutput, .filter, .output, Self.filterPriority, [N.serviceEndpointsCheck, N.firewallCheck], newOnly: true),
-            base(N.filterOutputPostDNAT, .filter, .output, Self.postDNATPriority, [N.clusterIPsCheck], newOnly: true),
+            base(N.filterOutput, .filter, .output, Self.filterPriority, [N.serviceEndpointsCheck, N.clusterIPsCheck], newOnly: true),
             base(N.natPrerouting, .nat, .prerouting, NFTPriority.dstnat, [N.services], newOnly: false),
             base(N.natOutput, .nat, .output, NFTPriority.dstnat, [N.services], newOnly: false),
             base(N.natPostrouting, .nat, .postrouting, NFTPriority.srcnat, [N.masquerading], newOnly: false),

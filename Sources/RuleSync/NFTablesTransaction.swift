@@ -27,6 +27,14 @@ public struct NFTablesTransaction: Sendable {
         let table = ruleset.table
         t.batch.add(table)
         t.batch.flush(table)
+        // A table of our earlier layout: its filter base chains hook at another priority, which
+        // `add chain` cannot change. Deleted (empty after the flush) and added anew in this same
+        // transaction, so no packet sees the table without them.
+        if !existingChains.isDisjoint(with: NFTablesNames.earlierLayoutBaseChains) {
+            for name in existingChains.intersection(NFTablesNames.baseChains).sorted() {
+                t.batch.delete(NFTChain.regular(name, in: table))
+            }
+        }
         let serviceChains = ruleset.services.keys.sorted().flatMap { ruleset.services[$0]!.chains }
         let allChains = ruleset.sharedChains + serviceChains
         for chain in allChains { t.batch.add(chain.chain) }

@@ -95,6 +95,15 @@ extension Scenario {
             .apply(W.snapshot([])),
             .probe(.podClient, Probe(.tcp, W.clusterIP, W.servicePort, timeoutSeconds: 1), .unanswered),
         ]),
+        // Upstream's nftables proxier test shape: eTP Local, the only endpoints on another node.
+        Scenario("The node reaches a Local-policy LB IP and ExternalIP whose endpoints are all remote", pods: 2, [
+            .apply(W.snapshot([(W.service(externalIPs: [W.externalIP], loadBalancerIPs: [W.loadBalancerIP], externalPolicy: .local),
+                                W.endpoints([1, 2], local: []))])),
+            .probe(.node, Probe(.tcp, W.loadBalancerIP, W.servicePort, count: 2), .reaches([1, 2], source: .masqueraded)),
+            .probe(.node, Probe(.tcp, W.externalIP, W.servicePort, count: 2), .reaches([1, 2], source: .masqueraded)),
+            .probe(.podClient, Probe(.tcp, W.loadBalancerIP, W.servicePort, count: 2), .reaches([1, 2], source: .client)),
+            .probe(.externalClient, Probe(.tcp, W.loadBalancerIP, W.servicePort, timeoutSeconds: 1), .unanswered),
+        ]),
         Scenario("Foreign rules are untouched by syncs and by cleanup", pods: 1, [
             .installForeignRules,
             .apply(W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1]))])),

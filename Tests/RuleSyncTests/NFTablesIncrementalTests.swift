@@ -76,7 +76,7 @@ final class RecordingTransport: NFTablesTransport {
         #expect(commands.contains("delete set ip swift-kube-proxy affinity-OLDHASH-ns1/gone/tcp/p80__10.1.1.1/80"))
         #expect(!commands.contains { $0.hasPrefix("delete chain ip swift-kube-proxy services") })
         #expect(commands.contains("add chain ip swift-kube-proxy nat-prerouting { type nat hook prerouting priority -100; policy accept; }"))
-        #expect(commands.contains("add chain ip swift-kube-proxy filter-forward { type filter hook forward priority -110; policy accept; }"))
+        #expect(commands.contains("add chain ip swift-kube-proxy filter-forward { type filter hook forward priority 0; policy accept; }"))
         #expect(report.rulesWritten == report.totalRules["ip swift-kube-proxy"])
         #expect(report.bytesWritten == commands.count * 100)
     }

@@ -61,6 +61,31 @@ struct NFTablesKernelLifecycleTests {
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
     }
 
+    /// A table of our earlier layout (filter checks hooked at -110, before DNAT) is adopted: the
+    /// base chains whose priority changed are replaced in the same transaction.
+    @Test func aTableOfTheEarlierLayoutIsAdopted() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        _ = try Shell.run(topology.nodeCommandPrefix + ["nft", "-f", "-"], input: """
+        table ip swift-kube-proxy {
+            chain filter-prerouting { type filter hook prerouting priority -110; policy accept; }
+            chain filter-input { type filter hook input priority -110; policy accept; }
+            chain filter-forward { type filter hook forward priority -110; policy accept; }
+            chain filter-output { type filter hook output priority -110; policy accept; }
+            chain filter-output-post-dnat { type filter hook output priority -90; policy accept; }
+            chain nat-output { type nat hook output priority -100; policy accept; }
+        }
+        """)
+        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
+                                          networkNamespace: "/run/netns/\(topology.node)")
+        _ = try backend.sync(W.snapshot([(W.service(), W.endpoints([1]))]), changes: nil)
+        let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(listing.contains("chain filter-input {\n\t\ttype filter hook input priority filter; policy accept;"))
+        #expect(listing.contains("chain filter-output-pre-dnat"))
+        #expect(!listing.contains("filter-output-post-dnat") && !listing.contains("chain filter-prerouting {"))
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, W.clusterIP, W.servicePort)) == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)])
+    }
+
     /// `nft list` must print our table in a form nft reads back (a backup restored with `nft -f`
     /// gives the same table): typeof maps, offsets, comments and all.
     @Test func nftReadsBackTheTableItLists() throws {

@@ -127,6 +127,19 @@ extension Fixture {
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }
 
+    /// The filter checks run after DNAT (priority 0, as upstream since its fix): the node's own
+    /// connection to a Local-policy LB IP or ExternalIP with only remote endpoints is sent to them,
+    /// masqueraded, not dropped by the "no local endpoints" check; an outside client is dropped.
+    @Test func theNodeReachesALocalPolicyFrontendWhoseEndpointsAreAllRemote() {
+        let svc = F.service(web, "172.30.0.41", externalIPs: ["192.0.2.10"], lbIPs: ["198.51.100.7"], externalPolicy: .local)
+        let t = F.nftTracer(F.snapshot([(svc, twoEndpoints)]))
+        for frontend in ["192.0.2.10", "198.51.100.7"] {
+            #expect(t.trace(from: "192.168.0.2", to: frontend, port: 80)
+                == .dnat("10.180.0.1:8080", "10.180.0.2:8080", masquerade: true))
+            #expect(t.trace(from: "203.0.113.9", to: frontend, port: 80) == .verdict(.drop))
+        }
+    }
+
     @Test func internalLocalPolicyWithNoLocalEndpointsDropsClusterIPTraffic() {
         let svc = F.service(web, "172.30.0.41", internalPolicy: .local)
         let t = F.nftTracer(F.snapshot([(svc, twoEndpoints)]))
