@@ -52,7 +52,7 @@ public enum NFTExpression: Sendable, Hashable {
 
     /// `NFT_CT_*`.
     public enum CTKey: UInt32, Sendable, Hashable {
-        case state = 0
+        case state = 0, status = 2
     }
 
     /// `NFT_CMP_*`.

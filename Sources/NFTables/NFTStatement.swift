@@ -55,6 +55,17 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
         ], description: "ct state \(negated ? "!= " : "")\(states.names)")
     }
 
+    /// `ct status dnat` (`ct status & dnat == 0` when `isSet` is false): the connection's
+    /// destination was rewritten, by a DNAT or a redirect (`IPS_DST_NAT`).
+    public static func ctStatusDNAT(isSet: Bool = true) -> NFTStatement {
+        let dstNAT: UInt32 = 1 << 5
+        return NFTStatement([
+            .ct(.status, into: .r1),
+            .bitwise(from: .r1, into: .r1, mask: .integer(dstNAT), xor: .integer(0)),
+            .cmp(isSet ? .neq : .eq, .r1, .integer(0)),
+        ], description: isSet ? "ct status dnat" : "ct status & dnat == 0")
+    }
+
     /// `meta mark & MASK != 0` (or `== 0` when `isSet` is false).
     public static func mark(hasBits mask: UInt32, isSet: Bool = true) -> NFTStatement {
         NFTStatement([

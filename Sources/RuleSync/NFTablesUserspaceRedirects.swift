@@ -79,10 +79,23 @@ public struct UserspaceRedirect: Sendable, Hashable, Comparable {
 ///
 /// A redirect from prerouting arrives on the primary address of the incoming interface, one from
 /// output on 127.0.0.1 (::1): listeners should accept on every address.
+///
+/// Those wildcard listeners (portals) would also take a connection that was never redirected, from
+/// another host straight to `NODE_IP:61000`, and so expose ClusterIP-only Services off the node.
+/// A filter chain at the input hook drops such packets: to a portal port, not from loopback (the
+/// node's own traffic, redirected or not, arrives there), and not redirected (`ct status dnat`
+/// is set by the redirect in prerouting, which runs before input):
+///
+/// ```
+///     set portals { type inet_proto . inet_service; }
+///     chain filter-input { type filter hook input priority filter; policy accept;
+///         meta l4proto . th dport @portals iifname != "lo" ct status & dnat == 0 drop }
+/// ```
 public enum NFTablesUserspaceRedirects {
     public static let tableName = "swift-kube-proxy-userspace"
     public static let mapName = "redirects"
-    public static let chainNames = ["nat-prerouting", "nat-output"]
+    public static let portalSetName = "portals"
+    public static let chainNames = ["nat-prerouting", "nat-output", "filter-input"]
 
     public static func table(_ family: IPAddress.Family) -> NFTTable { NFTTable(family: family.nftFamily, name: tableName) }
 
@@ -94,28 +107,48 @@ public enum NFTablesUserspaceRedirects {
         let daddr: NFTField = family == .ipv4 ? .ipDaddr : .ip6Daddr
         let map = NFTSet.map(mapName, in: table, key: .concat(address, .inetProto, .inetService), to: .data(.inetService),
                              comment: "Service address . protocol . port : local listener port")
+        let portals = NFTSet.set(portalSetName, in: table, key: .concat(.inetProto, .inetService),
+                                 comment: "protocol . port of every portal (local listener of redirects)")
         var batch = NFTBatch()
         batch.add(table)
         batch.add(map)
+        batch.add(portals)
         let chains = [
             NFTChain.base("nat-prerouting", in: table, type: .nat, hook: .prerouting, priority: NFTPriority.dstnat),
             NFTChain.base("nat-output", in: table, type: .nat, hook: .output, priority: NFTPriority.dstnat),
         ]
-        for chain in chains { batch.add(chain) }
+        let filterInput = NFTChain.base("filter-input", in: table, type: .filter, hook: .input, priority: NFTPriority.filter)
+        for chain in chains + [filterInput] { batch.add(chain) }
         batch.flush(table)
         for chain in chains {
             for proto in [NFTProtocol.tcp, .udp] {
                 batch.add(NFTRule(in: chain, [.match(.l4proto, .proto(proto)), .redirect(toPortFrom: [daddr, .l4proto, .thDport], map: mapName)]))
             }
         }
+        batch.add(NFTRule(in: filterInput, [.lookup([.l4proto, .thDport], set: portalSetName), .match(.iifname, .neq, .ifname("lo")),
+                                            .ctStatusDNAT(isSet: false), .drop], comment: "portals take only redirected traffic"))
         batch.flush(map)
-        let elements = redirects.filter { $0.address.family == family }.map { r in
+        batch.flush(portals)
+        let ours = redirects.filter { $0.address.family == family }
+        let elements = ours.map { r in
             NFTSetElement(key: .concat(NFTValue(bytes: r.address.bytes), .proto(NFTablesRenderer.proto(r.protocol)), .port(UInt16(r.port))),
                           value: .data(.port(UInt16(r.listenerPort))), comment: r.service?.description)
         }
         if !elements.isEmpty { batch.add(elements, to: map) }
+        // Several redirects share a portal (a Service port's ClusterIPs and ExternalIPs): each once.
+        let portalPorts = Set(ours.map { PortalPort(proto: NFTablesRenderer.proto($0.protocol), port: UInt16($0.listenerPort)) })
+        if !portalPorts.isEmpty {
+            batch.add(portalPorts.sorted().map { NFTSetElement(key: .concat(.proto($0.proto), .port($0.port))) }, to: portals)
+        }
         return batch
     }
+}
+
+/// A portal's protocol number and port, ordered so batches come out the same every time.
+private struct PortalPort: Hashable, Comparable {
+    var proto: NFTProtocol
+    var port: UInt16
+    static func < (a: PortalPort, b: PortalPort) -> Bool { (a.proto.rawValue, a.port) < (b.proto.rawValue, b.port) }
 }
 
 /// Installs the userspace mode's redirects; the daemon calls `apply` after each userspace sync

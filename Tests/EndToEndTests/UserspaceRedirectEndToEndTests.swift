@@ -89,15 +89,29 @@ struct UserspaceRedirectEndToEndTests {
                                              .reaches([1, 2], evenly: true))
         #expect(nodePort == nil, "NodePort: \(nodePort ?? "")")
 
-        /// The listener port dns's ClusterIP is redirected to.
-        func dnsPortal(_ table: String) -> Int? {
-            guard let element = table.range(of: "\(Self.dns) . udp . 53") else { return nil }
+        /// The listener port a redirect (`ADDRESS . PROTO . PORT`) leads to.
+        func portal(_ redirect: String, in table: String) -> Int? {
+            guard let element = table.range(of: redirect) else { return nil }
             let rest = table[element.upperBound...].prefix { $0 != "," && $0 != "}" }
             return rest.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         }
+        func dnsPortal(_ table: String) -> Int? { portal("\(Self.dns) . udp . 53", in: table) }
         let before = Self.userspaceTable(topology)
         #expect(before.contains("\(Self.externalIP) . tcp . 80"))
         let dnsBefore = try #require(dnsPortal(before))
+
+        // A portal takes only redirected traffic: straight to NODE_IP:portal from another host or
+        // a pod gets nothing (it would expose a ClusterIP-only Service off the node); the node's own
+        // connection to the portal still works.
+        let webPortal = try #require(portal("\(Self.web) . tcp . 80", in: before))
+        for source in [ProbeSource.externalClient, .podClient] {
+            let direct = try topology.probe(from: source, Probe(.tcp, Topology.nodeAddress, webPortal, timeoutSeconds: 1))
+            #expect(direct == [.timeout], "TCP \(source) -> portal \(webPortal): \(direct)")
+            let udp = try topology.probe(from: source, Probe(.udp, Topology.nodeAddress, dnsBefore, timeoutSeconds: 1))
+            #expect(udp == [.timeout], "UDP \(source) -> portal \(dnsBefore): \(udp)")
+        }
+        let own = try topology.probe(from: .node, Probe(.tcp, Topology.nodeAddress, webPortal))
+        #expect(own.allSatisfy { if case .answered = $0 { true } else { false } }, "node -> its own portal: \(own)")
 
         // web goes: its redirects go with it, and dns keeps its portal port.
         try proxy.writeManifests(Self.manifests(web: false))

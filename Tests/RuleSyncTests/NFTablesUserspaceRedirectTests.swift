@@ -16,6 +16,9 @@ import Testing
         let commands = NFTablesUserspaceRedirects.batch(redirects, family: .ipv4).commands.map(\.description)
         #expect(commands.contains("add rule ip swift-kube-proxy-userspace nat-output meta l4proto 0x06 redirect to :ip daddr . meta l4proto . th dport map @redirects"))
         #expect(commands.contains("add element ip swift-kube-proxy-userspace redirects { 2 elements }"))
+        // Both redirects lead to one portal; only redirected traffic may reach it.
+        #expect(commands.contains("add element ip swift-kube-proxy-userspace portals { 1 element }"))
+        #expect(commands.contains { $0.hasPrefix("add rule ip swift-kube-proxy-userspace filter-input meta l4proto . th dport @portals") })
         #expect(!NFTablesUserspaceRedirects.batch(redirects, family: .ipv6).commands.contains { $0.description.contains("add element") })
     }
 
