@@ -31,10 +31,12 @@ let package = Package(
             dependencies: [.product(name: "HashTreeCollections", package: "swift-collections")]
         ),
         .target(name: "KubernetesAPI", dependencies: ["ProxyModel"]),
+        // Commands run through pipes with a deadline (iptables-restore, conntrack, exec credential plugins).
+        .target(name: "ChildProcess"),
         .target(
             name: "KubernetesSource",
             dependencies: [
-                "ProxyModel", "KubernetesAPI",
+                "ProxyModel", "KubernetesAPI", "ChildProcess",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,7 +68,7 @@ let package = Package(
         .target(name: "Conntrack", dependencies: ["CConntrack", "ProxyModel"]),
         .target(
             name: "RuleSync",
-            dependencies: ["ProxyModel", "NFTables", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ProxyModel", "NFTables", "ChildProcess", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "ProxyDaemon",
@@ -89,6 +91,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ProxyModelTests", dependencies: ["ProxyModel"]),
+        .testTarget(name: "ChildProcessTests", dependencies: ["ChildProcess"]),
         .testTarget(name: "KubernetesAPITests", dependencies: ["KubernetesAPI"]),
         .testTarget(
             name: "KubernetesSourceTests",

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import KubernetesAPI
 import Synchronization
@@ -130,39 +131,32 @@ public final class ExecCredentialPlugin: Sendable {
         return credential
     }
 
-    /// Runs the command off the cooperative pool (it blocks until the plugin exits).
+    /// Runs the command off the cooperative pool (it blocks until the plugin exits), killed if it
+    /// has not answered within `pluginTimeout` (a plugin waiting for a login prompt nobody sees).
     private func runPlugin() async throws -> Data {
         let config = self.config
+        var environment = ProcessInfo.processInfo.environment
+        for (name, value) in config.environment { environment[name] = value }
+        environment["KUBERNETES_EXEC_INFO"] =
+            #"{"apiVersion":"\#(config.apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
+        let child = ChildProcess([config.command] + config.arguments, environment: environment, timeout: Self.pluginTimeout)
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                let process = Process()
-                if config.command.contains("/") {
-                    process.executableURL = URL(fileURLWithPath: config.command)
-                    process.arguments = config.arguments
-                } else {
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = [config.command] + config.arguments
-                }
-                var environment = ProcessInfo.processInfo.environment
-                for (name, value) in config.environment { environment[name] = value }
-                environment["KUBERNETES_EXEC_INFO"] =
-                    #"{"apiVersion":"\#(config.apiVersion)","kind":"ExecCredential","spec":{"interactive":false}}"#
-                process.environment = environment
-                let stdout = Pipe()
-                process.standardOutput = stdout
-                process.standardInput = FileHandle.nullDevice
-                do { try process.run() } catch {
+                let outcome: ChildProcess.Outcome
+                do { outcome = try child.run() } catch {
                     continuation.resume(throwing: ConnectionConfigError("exec plugin \(config.command) could not be started: \(error)"))
                     return
                 }
-                let data = stdout.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                guard process.terminationStatus == 0 else {
-                    continuation.resume(throwing: ConnectionConfigError("exec plugin \(config.command) exited with status \(process.terminationStatus)"))
+                guard outcome.succeeded else {
+                    let why = outcome.timedOut ? "did not answer within \(Self.pluginTimeout)" : "exited with status \(outcome.status)"
+                    let said = outcome.stderrText.trimmingCharacters(in: .whitespacesAndNewlines).prefix(512)
+                    continuation.resume(throwing: ConnectionConfigError("exec plugin \(config.command) \(why)\(said.isEmpty ? "" : ": \(said)")"))
                     return
                 }
-                continuation.resume(returning: data)
+                continuation.resume(returning: outcome.stdout)
             }
         }
     }
+
+    static let pluginTimeout = Duration.seconds(60)
 }

@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 
 /// A command that exited non-zero (or could not start), with what it printed on stderr.
@@ -24,46 +25,23 @@ public protocol CommandRunner: Sendable {
     func run(_ argv: [String], input: String?) throws -> String
 }
 
-/// Runs commands with Foundation's `Process`. Stdin and stderr go through temporary files, so a
-/// large restore input and a chatty stderr cannot deadlock against the stdout pipe.
+/// Runs commands through pipes (no temporary files: the root filesystem may be read-only), killing
+/// one that outlives `timeout` (a hung `iptables-restore` must not stall every later sync).
 public struct ProcessRunner: CommandRunner {
-    public init() {}
+    public var timeout: Duration
+
+    public init(timeout: Duration = .seconds(60)) { self.timeout = timeout }
 
     public func run(_ argv: [String], input: String?) throws -> String {
-        precondition(!argv.isEmpty)
-        let fm = FileManager.default
-        let base = fm.temporaryDirectory.appendingPathComponent("skp-\(UUID().uuidString)")
-        let inURL = base.appendingPathExtension("in"), errURL = base.appendingPathExtension("err")
-        defer {
-            try? fm.removeItem(at: inURL)
-            try? fm.removeItem(at: errURL)
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = argv
-        if let input {
-            try Data(input.utf8).write(to: inURL)
-            process.standardInput = try FileHandle(forReadingFrom: inURL)
-        } else {
-            process.standardInput = FileHandle.nullDevice
-        }
-        _ = fm.createFile(atPath: errURL.path, contents: nil)
-        let errHandle = try FileHandle(forWritingTo: errURL)
-        process.standardError = errHandle
-        let out = Pipe()
-        process.standardOutput = out
+        let outcome: ChildProcess.Outcome
         do {
-            try process.run()
+            outcome = try ChildProcess(argv, timeout: timeout).run(input: input.map { Data($0.utf8) })
         } catch {
             throw CommandError(command: argv, status: -1, stderr: "\(error)")
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try? errHandle.close()
-        let stdout = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-            var error = CommandError(command: argv, status: process.terminationStatus, stderr: stderr)
+        guard outcome.succeeded else {
+            let stderr = outcome.timedOut ? "killed after \(timeout) (timed out)\n" + outcome.stderrText : outcome.stderrText
+            var error = CommandError(command: argv, status: outcome.status, stderr: stderr)
             if let n = CommandError.reportedLine(in: stderr) {
                 error.failedLine = n
                 if let input {
@@ -73,7 +51,7 @@ public struct ProcessRunner: CommandRunner {
             }
             throw error
         }
-        return stdout
+        return String(decoding: outcome.stdout, as: UTF8.self)
     }
 }
 

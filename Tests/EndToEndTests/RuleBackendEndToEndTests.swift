@@ -53,4 +53,27 @@ struct RuleBackendEndToEndTests {
             : try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "table", "ip", "swift-kube-proxy"])
         #expect(rules.contains(mode == "iptables" ? "SKP-SERVICES" : "172.30.0.41 . tcp . 80"), "exit must leave the rules in place")
     }
+
+    /// The shipped DaemonSet runs with `readOnlyRootFilesystem` and no `/tmp`: every mode must
+    /// program the node without writing a file. Here the root is remounted read-only in a mount
+    /// namespace of the program's own.
+    @Test(arguments: ["iptables", "nftables"])
+    func ruleModeProgramsTheNodeUnderAReadOnlyRoot(mode: String) async throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        let readOnlyRoot = ["unshare", "--mount", "--propagation", "private", "sh", "-c", "mount -o remount,bind,ro / && exec \"$@\"", "sh"]
+        let proxy = try ProxyProcess(config: """
+            mode: \(mode)
+            source: file
+            manifests: services.yaml
+            clusterCIDR: ["\(Topology.clusterCIDR)"]
+            minSyncPeriod: 50ms
+            """, manifests: Self.manifests(pods: [1]), prefix: readOnlyRoot + topology.nodeCommandPrefix)
+        defer { proxy.stop() }
+        let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
+        let answered = await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] },
+                                  until: { $0 == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)] })
+        #expect(answered == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)], "\(proxy.stderr)")
+        #expect(!proxy.stderr.contains("Read-only file system"), "\(proxy.stderr)")
+    }
 }
