@@ -52,6 +52,10 @@ public struct ProxyDaemon: Sendable {
             observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
         }
         observers.append(serviceHealth)
+        // A node that ran another mode before keeps its rules until ours are in force, then loses them.
+        if dataplane.natsInKernel || (dataplane as? UserspaceDataplane)?.hasRedirector == true {
+            observers.append(OtherModesCleanup(mode: config.mode, config: config, logger: logger))
+        }
         observers.append(ReadinessNotifier())
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
                                 syncPeriod: config.syncPeriod, status: status, metrics: metrics.sync,
@@ -147,10 +151,9 @@ public struct ProxyDaemon: Sendable {
     }
 
     /// `--cleanup`: removes what this program installed on the node, and nothing else, then returns.
-    /// The userspace mode's redirect table (deleted on a clean exit anyway, left by a killed run)
-    /// goes with the nftables step. Each rule backend adds its own step to `cleanupSteps`
-    /// (iptables: our chains and jumps; nftables: our tables), whatever the configured mode;
-    /// conntrack state is left alone.
+    /// Each mode has its own step in `cleanupSteps` (userspace: the redirect table, deleted on a
+    /// clean exit anyway, left by a killed run; iptables: our chains and jumps; nftables: our
+    /// tables), all run whatever the configured mode; conntrack state is left alone.
     public func cleanup() async throws {
         // The steps run iptables-save/-restore and wait for them: on a dispatch thread, never on the
         // main thread or the cooperative pool (a child's exit is not reaped while those are blocked).
@@ -166,9 +169,9 @@ public struct ProxyDaemon: Sendable {
         for step in Self.cleanupSteps {
             do {
                 try step.run(config, logger)
-                logger.info("cleaned up", metadata: ["backend": "\(step.name)"])
+                logger.info("cleaned up", metadata: ["backend": "\(step.mode)"])
             } catch {
-                failures.append("\(step.name): \(error)")
+                failures.append("\(step.mode): \(error)")
             }
         }
         if !failures.isEmpty { throw CleanupError(failures: failures) }
@@ -176,15 +179,13 @@ public struct ProxyDaemon: Sendable {
 
     /// The rule backends' cleanup steps, run in order by `cleanup()`. Each must remove only objects
     /// this program created and succeed when there is nothing to remove.
-    static let cleanupSteps: [(name: String, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
-        ("userspace", { _, _ in }),
+    static let cleanupSteps: [(mode: ProxyConfig.Mode, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
+        // The redirect table of each family (`swift-kube-proxy-userspace`).
+        (.userspace, { _, _ in try NFTablesUserspaceRedirector().cleanup() }),
         // Our SKP- chains and the jumps to them, in whichever iptables (nft, legacy) holds them.
-        ("iptables", { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
-        // Our two tables per family (the rules, and userspace mode's redirects); nothing else.
-        ("nftables", { config, _ in
-            try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false).cleanup()
-            try NFTablesUserspaceRedirector().cleanup()
-        }),
+        (.iptables, { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
+        // Our table of each family (`swift-kube-proxy`); nothing else.
+        (.nftables, { config, _ in try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false).cleanup() }),
     ]
 
     public struct CleanupError: Error, CustomStringConvertible {

@@ -21,6 +21,8 @@ final class UserspaceDataplane: Dataplane {
     let proxy: UserspaceProxy
     private let nodePortCIDRs: [CIDR]
     private let redirector: NFTablesUserspaceRedirector?
+    /// ClusterIPs and ExternalIPs are served through nftables redirects (this process may program them).
+    var hasRedirector: Bool { redirector != nil }
     private let state: Mutex<State>
     private let logger: Logger
 

@@ -76,4 +76,38 @@ struct RuleBackendEndToEndTests {
         #expect(answered == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)], "\(proxy.stderr)")
         #expect(!proxy.stderr.contains("Read-only file system"), "\(proxy.stderr)")
     }
+
+    /// A node switched from one rule mode to the other: once the new mode has synced, the old mode's
+    /// rules are gone (they would DNAT to pods that no longer exist), and traffic flowed throughout.
+    @Test(arguments: [("iptables", "nftables"), ("nftables", "iptables")])
+    func switchingModesRemovesTheOldModesRules(from old: String, to new: String) async throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        func config(_ mode: String) -> String {
+            """
+            mode: \(mode)
+            source: file
+            manifests: services.yaml
+            clusterCIDR: ["\(Topology.clusterCIDR)"]
+            minSyncPeriod: 50ms
+            """
+        }
+        func oursIn(_ mode: String) -> Bool {
+            mode == "iptables"
+                ? ((try? Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])) ?? "").contains("SKP-SERVICES")
+                : ((try? Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])) ?? "").contains("table ip swift-kube-proxy")
+        }
+        let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
+        let served: [ProbeResult] = [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)]
+        let first = try ProxyProcess(config: config(old), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
+        #expect(await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served)
+        #expect(first.stop() == 0)
+        #expect(oursIn(old), "exit leaves the rules in place")
+
+        let second = try ProxyProcess(config: config(new), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
+        defer { second.stop() }
+        #expect(await poll(tries: 50, { oursIn(old) }, until: { !$0 }) == false, "\(second.stderr)")
+        #expect(oursIn(new))
+        #expect(try topology.probe(from: .podClient, probe) == served)
+    }
 }
