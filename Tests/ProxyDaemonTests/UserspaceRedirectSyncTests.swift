@@ -30,7 +30,7 @@ private typealias IPAddress = ProxyModel.IPAddress
             return true
         }
         var elementCommands: [String] {
-            batches.withLock { $0.flatMap(\.commands).map(\.description).filter { $0.hasPrefix("add element") } }
+            batches.withLock { $0.flatMap(\.commands).map(\.description).filter { $0.hasPrefix("add element") && $0.contains(" redirects ") } }
         }
     }
 
