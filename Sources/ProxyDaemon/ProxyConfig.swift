@@ -13,7 +13,7 @@ public struct ProxyConfig: Sendable, Equatable {
     public struct Userspace: Sendable, Equatable {
         /// 0: one event loop per core.
         public var eventLoops = 0
-        public var dialTimeout: Duration = .seconds(1)
+        public var dialTimeout: Duration = .milliseconds(250)
         /// A TCP relay with no bytes either way for this long is closed.
         public var tcpIdleTimeout: Duration = .seconds(3600)
         /// A UDP flow (client ↔ backend) with no datagram for this long is forgotten.

@@ -51,6 +51,8 @@ final class EventLoop: @unchecked Sendable {
     /// Closed after the current batch of events, so a number freed now cannot be reused by an
     /// accept in the same batch while stale events for it are still queued.
     @exclusivity(unchecked) private var retired: [Int32] = []
+    /// Barriers reached in this batch, signalled after it.
+    @exclusivity(unchecked) private var barriers: [DispatchSemaphore] = []
     @exclusivity(unchecked) private var pipes: PipePool
     /// Spill buffers of relays whose sink did not take a whole read.
     @exclusivity(unchecked) private var spills: [ByteBuffer] = []
@@ -58,8 +60,7 @@ final class EventLoop: @unchecked Sendable {
     /// Where copying relays read into; shared, since what the sink takes leaves it at once.
     let scratch: ByteBuffer
     let pipeCapacity: Int
-    @exclusivity(unchecked) private var dials: [(deadline: UInt64, relay: TCPRelay, attempt: Int)] = []
-    @exclusivity(unchecked) private var dialsHead = 0
+    @exclusivity(unchecked) private var dials: DialTimers
     @exclusivity(unchecked) private var pausedListeners: [(resume: UInt64, listener: TCPListener)] = []
     @exclusivity(unchecked) private var nextSweep: UInt64 = 0
     private let sweepInterval: UInt64
@@ -72,6 +73,7 @@ final class EventLoop: @unchecked Sendable {
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wakeFD >= 0 else { throw SocketError(operation: "eventfd", code: errno) }
         pipes = PipePool(limit: tuning.pipePoolLimit, pipeSize: tuning.pipeSize)
+        dials = DialTimers(steps: tuning.dialAttempts)
         datagramBuffer = ByteBuffer(capacity: tuning.maxDatagramSize)
         pipeCapacity = tuning.pipeSize
         scratch = ByteBuffer(capacity: tuning.bufferSize)
@@ -130,6 +132,8 @@ final class EventLoop: @unchecked Sendable {
             closeRetired()
             fireTimers()
             closeRetired()
+            for barrier in barriers { barrier.signal() }
+            barriers.removeAll(keepingCapacity: true)
             if let deadline = drainDeadline, activeCount == 0 || now >= deadline { break }
         }
         stop()
@@ -176,8 +180,9 @@ final class EventLoop: @unchecked Sendable {
                     listener.dropFlows(keeping: Set(listener.rule.backends), on: self)
                 }
             case .barrier(let semaphore):
-                closeRetired()
-                semaphore.signal()
+                // Signalled once this batch is over and its retired descriptors are closed: closing
+                // them here, mid-batch, would free numbers that later events of the batch still name.
+                barriers.append(semaphore)
             case .drain(let deadline):
                 drainDeadline = deadline
                 for key in Array(listeners.keys) { closeListener(key) }
@@ -252,9 +257,10 @@ final class EventLoop: @unchecked Sendable {
         if spills.count < tuning.pipePoolLimit { spills.append(spill) }
     }
 
-    /// Dial deadlines are queued in order: with one dial timeout, later dials end later.
+    /// Times the `attempt`-th dial (1-based) of `relay` by the dial ladder.
     func watchDial(_ relay: TCPRelay, attempt: Int) {
-        dials.append((now + tuning.dialTimeout.nanoseconds, relay, attempt))
+        let step = min(attempt - 1, tuning.dialAttempts - 1)
+        dials.add(.init(deadline: now + tuning.dialTimeout(step: step).nanoseconds, relay: relay, attempt: attempt), step: step)
     }
 
     func resumeAccepting(_ listener: TCPListener, after nanoseconds: UInt64) {
@@ -264,17 +270,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: timers
 
     private func nextTimeout() -> Int32 {
-        var deadline = UInt64.max
-        // Dials that already ended need no wake-up: drop them from the front.
-        while dialsHead < dials.count, !dials[dialsHead].relay.isDialing(attempt: dials[dialsHead].attempt) {
-            dialsHead += 1
-        }
-        if dialsHead == dials.count {
-            dials.removeAll(keepingCapacity: true)
-            dialsHead = 0
-        } else {
-            deadline = dials[dialsHead].deadline
-        }
+        var deadline = dials.nextDeadline() ?? .max
         for paused in pausedListeners { deadline = min(deadline, paused.resume) }
         if registrations.count > 0, hasTimedWork { deadline = min(deadline, nextSweep) }
         if let drain = drainDeadline { deadline = min(deadline, drain) }
@@ -289,14 +285,8 @@ final class EventLoop: @unchecked Sendable {
 
     private func fireTimers() {
         now = monotonicNanoseconds()
-        while dialsHead < dials.count, dials[dialsHead].deadline <= now {
-            let (_, relay, attempt) = dials[dialsHead]
-            dialsHead += 1
-            if relay.isDialing(attempt: attempt) { relay.dialTimedOut() }
-        }
-        if dialsHead > 1024, dialsHead * 2 > dials.count {
-            dials.removeFirst(dialsHead)
-            dialsHead = 0
+        for dial in dials.takeExpired(now: now) where dial.relay.isDialing(attempt: dial.attempt) {
+            dial.relay.dialTimedOut()
         }
         if !pausedListeners.isEmpty {
             let due = pausedListeners.filter { $0.resume <= now }

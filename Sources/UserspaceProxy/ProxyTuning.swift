@@ -6,8 +6,15 @@ public struct ProxyTuning: Sendable {
     /// Event loops (threads), each with its own epoll and its own SO_REUSEPORT listener per address.
     /// Default: one per online CPU.
     public var eventLoops: Int = ProxyTuning.onlineCPUs
-    /// How long a backend connect may take before the next endpoint is tried.
-    public var dialTimeout: Duration = .seconds(1)
+    /// How long the first connect to an endpoint may take before the next dial; each later dial
+    /// may take twice as long as the one before, for `dialAttempts` steps: 250 ms, 500 ms, 1 s, 2 s,
+    /// kube-proxy's historic userspace ladder. Linux resends a lost SYN only after 1 s (its initial
+    /// RTO), so a first timeout of 1 s would fail exactly the clients whose first SYN was lost;
+    /// a fresh dial after 250 ms sends a new SYN at once, and the longer later steps still wait
+    /// out an endpoint that is merely slow.
+    public var dialTimeout: Duration = .milliseconds(250)
+    /// Dials before the client is reset: this many, or once round the endpoints if there are more.
+    public var dialAttempts: Int = 4
     /// A relay with no traffic either way for this long is closed.
     public var tcpIdleTimeout: Duration = .seconds(3600)
     /// A UDP flow (client ↔ endpoint) with no datagram either way for this long is forgotten.
@@ -35,6 +42,11 @@ public struct ProxyTuning: Sendable {
     public var maxDatagramSize: Int = 65_535
 
     public init() {}
+
+    /// The timeout of the dial at ladder step `step` (0-based): `dialTimeout` doubled `step` times.
+    public func dialTimeout(step: Int) -> Duration {
+        dialTimeout * (1 << max(0, min(step, 16)))
+    }
 
     public static var onlineCPUs: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 

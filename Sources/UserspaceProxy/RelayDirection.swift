@@ -28,7 +28,6 @@ struct RelayDirection {
     private var sourceEnded = false
     /// The sink got our FIN (or failed): nothing more goes this way.
     private(set) var finished = false
-    private(set) var broken = false
 
     var isEmpty: Bool {
         switch channel {
@@ -152,7 +151,7 @@ struct RelayDirection {
 
     private mutating func fail(_ code: Int32) -> Outcome {
         finished = true
-        broken = true
+
         return .failed(code)
     }
 

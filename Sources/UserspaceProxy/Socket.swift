@@ -33,7 +33,10 @@ enum Socket {
         setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
         setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1)
         if address.ip.isIPv6 { setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
-        if proto == .tcp { setNoDelay(fd) } // inherited by every accepted socket
+        if proto == .tcp { // both inherited by every accepted socket
+            setNoDelay(fd)
+            setKeepAlive(fd)
+        }
         // A wildcard UDP listener must know where each datagram was sent to, to reply from there.
         if proto == .udp { _ = clinux_report_destination_address(fd, address.ip.family) }
         let bound = address.withSocketAddress { bind(fd, $0, $1) }
@@ -80,7 +83,10 @@ enum Socket {
         let type = proto == .tcp ? Int32(SOCK_STREAM.rawValue) : Int32(SOCK_DGRAM.rawValue)
         let fd = socket(address.ip.family, type | nonBlocking, 0)
         guard fd >= 0 else { return .failed(errno) }
-        if proto == .tcp { setNoDelay(fd) }
+        if proto == .tcp {
+            setNoDelay(fd)
+            setKeepAlive(fd)
+        }
         let result = address.withSocketAddress { connect(fd, $0, $1) }
         if result == 0 { return .connected(fd) }
         let code = errno
@@ -99,6 +105,15 @@ enum Socket {
 
     static func setNoDelay(_ fd: Int32) {
         setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    }
+
+    /// TCP keepalive probes after 15 s idle, every 15 s (as Go's net package sets them, which
+    /// kube-proxy's userspace mode used): a peer that vanished without FIN or RST is found in
+    /// minutes, not at the relay's idle timeout.
+    static func setKeepAlive(_ fd: Int32) {
+        setOption(fd, SOL_SOCKET, SO_KEEPALIVE, 1)
+        setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, 15)
+        setOption(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, 15)
     }
 
     static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {

@@ -65,10 +65,11 @@ final class TCPRelay {
         phase == .dialing && attempts == attempt
     }
 
-    /// Dials the next endpoint of the choice, at most once round the list; then resets the client.
+    /// Dials the next endpoint of the choice, `dialAttempts` times or once round the list if it is
+    /// longer (a one-endpoint Service is dialled again, with a longer timeout); then resets the client.
     private func dialNext() {
         let count = choice.backends.count
-        while attempts < count {
+        while attempts < max(count, loop.tuning.dialAttempts) {
             let address = choice.backends[(choice.first + attempts) % count]
             if attempts > 0 { rule.counters.dialRetries.add(1) }
             attempts += 1
@@ -124,6 +125,12 @@ final class TCPRelay {
             if writable { backendWritable = true }
             if hungUp { backendHungUp = true }
         }
+        // A reset (or another error) on either side ends the relay at once, passing the reset on:
+        // the other side may be idle, and would otherwise hold the relay until the idle timeout.
+        if phase == .relaying, events.contains(.error), Socket.pendingError(fd) != 0 {
+            close(reset: true)
+            return
+        }
         switch phase {
         case .dialing:
             // The client may already talk; nothing moves until the endpoint has answered.
@@ -154,14 +161,16 @@ final class TCPRelay {
 
     private func pump() {
         let counters = rule.counters
-        if case .moved(let n) = upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, sourceHungUp: clientHungUp, lastToFinish: downstream.finished, loop: loop), n > 0 {
-            counters.bytesClientToBackend.add(UInt64(n))
+        switch upstream.pump(sourceReadable: &clientReadable, sinkWritable: &backendWritable, sourceHungUp: clientHungUp, lastToFinish: downstream.finished, loop: loop) {
+        case .moved(let n): if n > 0 { counters.bytesClientToBackend.add(UInt64(n)) }
+        case .failed: return close(reset: true)  // a failed read or write: the connection is broken both ways
         }
-        if case .moved(let n) = downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, sourceHungUp: backendHungUp, lastToFinish: upstream.finished, loop: loop), n > 0 {
-            counters.bytesBackendToClient.add(UInt64(n))
+        switch downstream.pump(sourceReadable: &backendReadable, sinkWritable: &clientWritable, sourceHungUp: backendHungUp, lastToFinish: upstream.finished, loop: loop) {
+        case .moved(let n): if n > 0 { counters.bytesBackendToClient.add(UInt64(n)) }
+        case .failed: return close(reset: true)
         }
         if upstream.finished, downstream.finished {
-            close(reset: upstream.broken || downstream.broken)
+            close(reset: false)
         }
     }
 

@@ -16,7 +16,7 @@ import Testing
         #expect(config.minSyncPeriod == .seconds(1))
         #expect(config.syncPeriod == .seconds(30))
         #expect(config.metricsBindAddress == "127.0.0.1:10249")
-        #expect(config.userspace.dialTimeout == .seconds(1))
+        #expect(config.userspace.dialTimeout == .milliseconds(250))
         #expect(config.userspace.redirects)
         #expect(config.userspace.proxyPortRange == 61000...65535)
     }
