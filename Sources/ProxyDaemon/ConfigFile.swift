@@ -64,6 +64,8 @@ extension ProxyConfig {
             if let v = try u.duration("dialTimeout", positive: true) { config.userspace.dialTimeout = v }
             if let v = try u.duration("tcpIdleTimeout", positive: true) { config.userspace.tcpIdleTimeout = v }
             if let v = try u.duration("udpFlowTimeout", positive: true) { config.userspace.udpFlowTimeout = v }
+            if let v = try u.int("maxUDPFlowsPerRule", in: 1...1_000_000) { config.userspace.maxUDPFlowsPerRule = v }
+            if let v = try u.int("maxUDPFlowsPerLoop", in: 1...10_000_000) { config.userspace.maxUDPFlowsPerLoop = v }
             if let v = try u.int("pipeSize", in: 4096...(16 << 20)) { config.userspace.pipeSize = v }
             if let v = try u.int("bufferSize", in: 1024...(16 << 20)) { config.userspace.bufferSize = v }
             if let v = try u.bool("redirects") { config.userspace.redirects = v }

@@ -18,6 +18,10 @@ public struct ProxyConfig: Sendable, Equatable {
         public var tcpIdleTimeout: Duration = .seconds(3600)
         /// A UDP flow (client ↔ backend) with no datagram for this long is forgotten.
         public var udpFlowTimeout: Duration = .seconds(30)
+        /// UDP flows of one listening address in one event loop; the least recently active is evicted beyond.
+        public var maxUDPFlowsPerRule = 4_096
+        /// UDP flows of one event loop in all; a new client beyond evicts its own rule's oldest flow.
+        public var maxUDPFlowsPerLoop = 16_384
         /// Bytes of each splice pipe (rounded by the kernel to pages).
         public var pipeSize = 65_536
         /// Bytes of each copy buffer, where splice cannot be used (UDP, fallbacks).

@@ -201,6 +201,8 @@ public struct ProxyDaemon: Sendable {
             tuning.dialTimeout = config.userspace.dialTimeout
             tuning.tcpIdleTimeout = config.userspace.tcpIdleTimeout
             tuning.udpFlowTimeout = config.userspace.udpFlowTimeout
+            tuning.maxUDPFlowsPerRule = config.userspace.maxUDPFlowsPerRule
+            tuning.maxUDPFlowsPerLoop = config.userspace.maxUDPFlowsPerLoop
             tuning.pipeSize = config.userspace.pipeSize
             tuning.bufferSize = config.userspace.bufferSize
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)

@@ -7,11 +7,15 @@ struct ClientAffinity {
     }
 
     let timeout: Duration
+    /// Clients remembered at most: a timeout of hours and a flood of spoofed UDP sources would
+    /// otherwise grow the table without bound.
+    let maxClients: Int
     private(set) var entries: [IPAddress: Entry] = [:]
     private var recordsSincePrune = 0
 
-    init(timeout: Duration) {
+    init(timeout: Duration, maxClients: Int = 65_536) {
         self.timeout = timeout
+        self.maxClients = max(1, maxClients)
     }
 
     /// The endpoint this client sticks to, refreshing its idle time; nil when none or expired.
@@ -26,6 +30,15 @@ struct ClientAffinity {
     }
 
     mutating func record(_ backend: ProxyAddress, for client: IPAddress, now: ContinuousClock.Instant) {
+        if entries.count >= maxClients, entries[client] == nil {
+            prune(now: now)
+            // Still full of live clients: forget the least recently seen eighth at once, so the
+            // sort is paid once per many new clients, not for each.
+            if entries.count >= maxClients {
+                let oldest = entries.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(max(1, maxClients / 8))
+                for (ip, _) in oldest { entries[ip] = nil }
+            }
+        }
         entries[client] = Entry(backend: backend, lastUsed: now)
         // Expired clients are dropped lazily; an occasional sweep bounds the table by active clients.
         recordsSincePrune += 1

@@ -51,6 +51,11 @@ final class EventLoop: @unchecked Sendable {
     /// Closed after the current batch of events, so a number freed now cannot be reused by an
     /// accept in the same batch while stale events for it are still queued.
     @exclusivity(unchecked) private var retired: [Int32] = []
+    /// UDP flows of all this loop's listeners (`maxUDPFlowsPerLoop`).
+    @exclusivity(unchecked) var udpFlowCount = 0
+    /// Sockets whose read budget ran out with input left: served again after the batch, since
+    /// edge-triggered epoll will not report them again.
+    @exclusivity(unchecked) private var unfinished: [Int32] = []
     /// Barriers reached in this batch, signalled after it.
     @exclusivity(unchecked) private var barriers: [DispatchSemaphore] = []
     @exclusivity(unchecked) private var pipes: PipePool
@@ -117,6 +122,8 @@ final class EventLoop: @unchecked Sendable {
         while true {
             let n = epoll.wait(&events, timeoutMilliseconds: nextTimeout())
             now = monotonicNanoseconds()
+            let carried = unfinished
+            unfinished.removeAll(keepingCapacity: true)
             for i in 0..<n {
                 let fd = Int32(truncatingIfNeeded: events[i].data.u64)
                 guard Int(fd) < registrations.count, let registration = registrations[Int(fd)] else { continue }
@@ -127,6 +134,14 @@ final class EventLoop: @unchecked Sendable {
                 case .udpListener(let listener): listener.receiveAll(on: self)
                 case .relay(let relay): relay.handle(fd, flags)
                 case .udpFlow(let flow): flow.receiveAll(on: self)
+                }
+            }
+            for fd in carried {
+                switch registrations[Int(fd)] {
+                case .tcpListener(let listener)?: listener.acceptAll(on: self)
+                case .udpListener(let listener)?: listener.receiveAll(on: self)
+                case .udpFlow(let flow)?: flow.receiveAll(on: self)
+                default: break
                 }
             }
             closeRetired()
@@ -222,9 +237,15 @@ final class EventLoop: @unchecked Sendable {
         }
     }
 
+    /// Serves `fd` again after this batch (its read budget ran out with input left).
+    func continueLater(_ fd: Int32) {
+        unfinished.append(fd)
+    }
+
     /// Forgets `fd` now and closes it after the batch (closing also removes it from epoll).
     func retire(_ fd: Int32, reset: Bool) {
         registrations[Int(fd)] = nil
+        if !unfinished.isEmpty { unfinished.removeAll { $0 == fd } }
         if reset {
             var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
             _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
@@ -270,6 +291,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: timers
 
     private func nextTimeout() -> Int32 {
+        if !unfinished.isEmpty { return 0 }
         var deadline = dials.nextDeadline() ?? .max
         for paused in pausedListeners { deadline = min(deadline, paused.resume) }
         if registrations.count > 0, hasTimedWork { deadline = min(deadline, nextSweep) }

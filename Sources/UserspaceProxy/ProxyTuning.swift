@@ -40,6 +40,16 @@ public struct ProxyTuning: Sendable {
     public var schedulerSlice: Duration? = .microseconds(100)
     /// Largest UDP datagram relayed.
     public var maxDatagramSize: Int = 65_535
+    /// UDP flows one listening address of a rule may hold in one loop; at the cap its least recently
+    /// active flow is evicted for a new client. Every flow holds a socket, so this bounds what a
+    /// flood from many source ports can take.
+    public var maxUDPFlowsPerRule: Int = 4_096
+    /// UDP flows one loop may hold in all; at the cap a new client evicts its own rule's least
+    /// recently active flow (never another rule's), or is dropped if that rule has none.
+    public var maxUDPFlowsPerLoop: Int = 16_384
+    /// Accepts or datagrams one socket is served per wake-up before the loop turns to the others
+    /// (and comes back to it after the batch), so one flooded socket cannot starve a loop.
+    public var readBudget: Int = 64
 
     public init() {}
 

@@ -14,6 +14,10 @@ public struct RuleStatistics: Hashable, Sendable {
     public var connectionsRejected: UInt64 = 0
     public var udpFlowsActive: Int = 0
     public var udpFlowsTotal: UInt64 = 0
+    /// Flows evicted to make room for a new client (a cap was reached).
+    public var udpFlowsEvicted: UInt64 = 0
+    /// New clients dropped: the loop's cap was reached and the rule had no flow to evict.
+    public var udpFlowsRefused: UInt64 = 0
     public var acceptErrors: UInt64 = 0
 
     public init() {}
@@ -30,6 +34,8 @@ final class RuleCounters: Sendable {
     let connectionsRejected = Atomic<UInt64>(0)
     let udpFlowsActive = Atomic<Int>(0)
     let udpFlowsTotal = Atomic<UInt64>(0)
+    let udpFlowsEvicted = Atomic<UInt64>(0)
+    let udpFlowsRefused = Atomic<UInt64>(0)
     let acceptErrors = Atomic<UInt64>(0)
 
     var snapshot: RuleStatistics {
@@ -43,6 +49,8 @@ final class RuleCounters: Sendable {
         s.connectionsRejected = connectionsRejected.load(ordering: .relaxed)
         s.udpFlowsActive = udpFlowsActive.load(ordering: .relaxed)
         s.udpFlowsTotal = udpFlowsTotal.load(ordering: .relaxed)
+        s.udpFlowsEvicted = udpFlowsEvicted.load(ordering: .relaxed)
+        s.udpFlowsRefused = udpFlowsRefused.load(ordering: .relaxed)
         s.acceptErrors = acceptErrors.load(ordering: .relaxed)
         return s
     }

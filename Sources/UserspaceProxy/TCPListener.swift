@@ -16,7 +16,10 @@ final class TCPListener {
     func acceptAll(on loop: EventLoop) {
         guard !paused else { return }
         let wantPeer = rule.usesAffinity
+        var budget = loop.tuning.readBudget
         while true {
+            guard budget > 0 else { return loop.continueLater(fd) }
+            budget -= 1
             switch Socket.accept(fd, wantPeer: wantPeer) {
             case .accepted(let client, let peer):
                 backoff = 0 // TCP_NODELAY comes from the listening socket: accept4 inherits it.

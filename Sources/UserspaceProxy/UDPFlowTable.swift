@@ -8,6 +8,8 @@ final class UDPListener {
     let key: ListenerKey
     @exclusivity(unchecked) var rule: LiveRule
     @exclusivity(unchecked) private(set) var flows: [ProxyAddress: UDPFlow] = [:]
+    /// Who goes first when a cap is reached (`UDPFlowAges`).
+    @exclusivity(unchecked) private var ages = UDPFlowAges()
 
     init(fd: Int32, key: ListenerKey, rule: LiveRule) {
         self.fd = fd
@@ -17,7 +19,10 @@ final class UDPListener {
 
     func receiveAll(on loop: EventLoop) {
         let buffer = loop.datagramBuffer
+        var budget = loop.tuning.readBudget
         while true {
+            guard budget > 0 else { return loop.continueLater(fd) }
+            budget -= 1
             let (result, peer, destination) = buffer.receiveDatagram(from: fd)
             guard case .transferred(let n) = result else { return }
             guard let peer, let flow = flows[peer] ?? openFlow(for: peer, on: loop) else { continue }
@@ -42,6 +47,14 @@ final class UDPListener {
             rule.counters.connectionsRejected.add(1)
             return nil
         }
+        if flows.count >= loop.tuning.maxUDPFlowsPerRule || loop.udpFlowCount >= loop.tuning.maxUDPFlowsPerLoop {
+            guard let oldest = ages.leastRecentlyActive() else {
+                rule.counters.udpFlowsRefused.add(1)
+                return nil
+            }
+            close(oldest, on: loop)
+            rule.counters.udpFlowsEvicted.add(1)
+        }
         let count = choice.backends.count
         for attempt in 0..<count {
             let backend = choice.backends[(choice.first + attempt) % count]
@@ -52,6 +65,8 @@ final class UDPListener {
             }
             let flow = UDPFlow(fd: fd, client: client, backend: backend, listener: self, now: loop.now)
             flows[client] = flow
+            ages.append(flow, flowCount: flows.count)
+            loop.udpFlowCount += 1
             loop.register(fd, .udpFlow(flow))
             rule.counters.udpFlowsActive.add(1)
             rule.counters.udpFlowsTotal.add(1)
@@ -62,6 +77,8 @@ final class UDPListener {
 
     func close(_ flow: UDPFlow, on loop: EventLoop) {
         guard flows.removeValue(forKey: flow.client) != nil else { return }
+        flow.isOpen = false
+        loop.udpFlowCount -= 1
         loop.retire(flow.fd, reset: false)
         rule.counters.udpFlowsActive.add(-1)
     }
@@ -86,6 +103,8 @@ final class UDPFlow {
     @exclusivity(unchecked) var lastActivity: UInt64
     /// Where the client's latest datagram was sent to (a wildcard listener has many addresses).
     @exclusivity(unchecked) var localAddress: IPAddress?
+    /// Still in its listener's table.
+    @exclusivity(unchecked) var isOpen = true
 
     init(fd: Int32, client: ProxyAddress, backend: ProxyAddress, listener: UDPListener, now: UInt64) {
         self.fd = fd
@@ -98,7 +117,10 @@ final class UDPFlow {
     func receiveAll(on loop: EventLoop) {
         let buffer = loop.datagramBuffer
         lastActivity = loop.now
+        var budget = loop.tuning.readBudget
         while true {
+            guard budget > 0 else { return loop.continueLater(fd) }
+            budget -= 1
             switch buffer.receiveDatagram(fromConnected: fd) {
             case .transferred(let n):
                 if case .transferred = buffer.sendDatagram(from: listener.fd, to: client, source: localAddress) {

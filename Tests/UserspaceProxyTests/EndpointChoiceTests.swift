@@ -48,6 +48,20 @@ import Testing
         #expect(affinity.entries.count == 1)
     }
 
+    @Test func aFullTableForgetsItsLeastRecentlySeenClientsFirst() {
+        var affinity = ClientAffinity(timeout: .seconds(3600), maxClients: 16)
+        let clients = (1...16).map { IPAddress("192.168.2.\($0)")! }
+        for (i, c) in clients.enumerated() { affinity.record(backend1, for: c, now: start + .seconds(i)) }
+        // The first client is seen again: now the second and third are the least recently seen.
+        #expect(affinity.backend(for: clients[0], now: start + .seconds(20)) == backend1)
+        affinity.record(backend2, for: IPAddress("192.168.3.1")!, now: start + .seconds(21))
+        #expect(affinity.entries.count == 15)   // an eighth (2) forgotten, one added
+        #expect(affinity.entries[clients[1]] == nil && affinity.entries[clients[2]] == nil)
+        #expect(affinity.entries[clients[0]] != nil && affinity.entries[clients[3]] != nil)
+        for i in 0..<1000 { affinity.record(backend1, for: IPAddress("10.9.\(i / 250).\(i % 250)")!, now: start + .seconds(30 + i)) }
+        #expect(affinity.entries.count <= 16)
+    }
+
     @Test func pruneDropsOnlyExpiredClients() {
         var affinity = ClientAffinity(timeout: .seconds(10))
         affinity.record(backend1, for: client, now: start)

@@ -88,7 +88,9 @@ import Testing
     @Test func aLostSYNDoesNotFailTheClientOfAOneEndpointService() async throws {
         let backend = HeldBackend(backlog: 0)
         let filler = try await onThread { try TestNet.connect(to: backend.address) }
-        try await withProxy(tune: { $0.dialTimeout = .milliseconds(200) }) { proxy in
+        // Long steps (1, 2, 4, 8 s): the later dials must still be waiting when the test, however
+        // slowly scheduled, has made room.
+        try await withProxy(tune: { $0.dialTimeout = .seconds(1) }) { proxy in
             let listen = ProxyAddress(ip: TestNet.loopback4, port: TestNet.unusedPort())
             proxy.apply([tcpRule("default/slow:tcp", listen: listen, backends: [backend.address])])
             let client = try await onThread { try TestNet.connect(to: listen) }

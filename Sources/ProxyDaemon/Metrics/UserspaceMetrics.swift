@@ -21,6 +21,8 @@ final class UserspaceMetrics: Sendable {
     private static var rejected: MetricNameDescriptor { metric("swift_kube_proxy_userspace_connections_rejected_total", "Clients reset because no endpoint could be reached.") }
     private static var udpActive: MetricNameDescriptor { metric("swift_kube_proxy_userspace_udp_flows_active", "UDP flows (client and endpoint) currently tracked.") }
     private static var udpTotal: MetricNameDescriptor { metric("swift_kube_proxy_userspace_udp_flows_total", "UDP flows created for the Service port.") }
+    private static var udpEvicted: MetricNameDescriptor { metric("swift_kube_proxy_userspace_udp_flows_evicted_total", "UDP flows evicted for a new client at a flow cap.") }
+    private static var udpRefused: MetricNameDescriptor { metric("swift_kube_proxy_userspace_udp_flows_refused_total", "New UDP clients dropped: the event loop's flow cap was reached and the Service port had no flow to evict.") }
     private static var acceptErrors: MetricNameDescriptor { metric("swift_kube_proxy_userspace_accept_errors_total", "Errors accepting connections on the Service port's listeners.") }
 
     init(registry: PrometheusCollectorRegistry, statistics: @escaping @Sendable () -> [String: RuleStatistics],
@@ -49,6 +51,8 @@ final class UserspaceMetrics: Sendable {
                 count(Self.dialRetries, \.dialRetries)
                 count(Self.rejected, \.connectionsRejected)
                 count(Self.udpTotal, \.udpFlowsTotal)
+                count(Self.udpEvicted, \.udpFlowsEvicted)
+                count(Self.udpRefused, \.udpFlowsRefused)
                 count(Self.acceptErrors, \.acceptErrors)
                 active[label, default: (0, 0)].connections += s.connectionsActive
                 active[label, default: (0, 0)].udpFlows += s.udpFlowsActive
