@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// What a handler answers; the server adds Content-Length.
 public struct HTTPResponse: Sendable, Equatable {
@@ -19,8 +20,23 @@ public struct HTTPResponse: Sendable, Equatable {
 
 /// A small HTTP/1.1 server on SwiftNIO for /metrics, /healthz and the health check node ports:
 /// GET (and HEAD) by path, one answer per request, keep-alive as the client asks.
+///
+/// Bounded, since health check node ports face the network and, in userspace mode, every
+/// descriptor it holds is one the proxy cannot use: a connection idle for `idleTimeout` (no
+/// request, or a request that never ends) is closed; beyond `maxConnections` new connections are
+/// closed at once; a client that sends requests without reading the answers stops being read
+/// until its answers drain.
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (_ path: String) -> HTTPResponse
+
+    public struct Limits: Sendable {
+        public var idleTimeout: TimeAmount
+        public var maxConnections: Int
+        public init(idleTimeout: TimeAmount = .seconds(30), maxConnections: Int = 64) {
+            self.idleTimeout = idleTimeout
+            self.maxConnections = maxConnections
+        }
+    }
 
     private let channel: any Channel
     /// The port bound (useful when asked for port 0).
@@ -32,15 +48,21 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds `host:port` and serves until `close()`.
-    public static func start(host: String, port: Int, handler: @escaping Handler,
+    public static func start(host: String, port: Int, limits: Limits = Limits(), handler: @escaping Handler,
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
+        let open = OpenConnections()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 128)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(handler: handler))
+                guard open.admit(limit: limits.maxConnections) else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in open.release() }
+                return channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(RequestHandler(handler: handler))
                 }
             }
             .bind(host: host, port: port)
@@ -62,6 +84,24 @@ private final class RequestHandler: ChannelInboundHandler {
     private var head: HTTPRequestHead?
 
     init(handler: @escaping HTTPServer.Handler) { self.handler = handler }
+
+    /// Nothing read for `idleTimeout` (see `IdleStateHandler` ahead in the pipeline): close.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    /// Back-pressure: answers pile up while the client does not read them, so stop reading its
+    /// requests until they drain.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.channel.setOption(.autoRead, value: true).whenSuccess { context.read() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -95,8 +135,28 @@ private final class RequestHandler: ChannelInboundHandler {
         if !keepAlive {
             let channel = context.channel
             done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        } else if !context.channel.isWritable {
+            context.channel.setOption(.autoRead, value: false).whenFailure { _ in }
         }
     }
+}
+
+/// Connections open on one server, for `Limits.maxConnections`.
+private final class OpenConnections: Sendable {
+    private let count = Atomic(0)
+
+    /// Counts a new connection in; false (and not counted) when `limit` are open already.
+    func admit(limit: Int) -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func release() { count.subtract(1, ordering: .relaxed) }
 }
 
 private extension ChannelHandlerContext {
