@@ -181,11 +181,13 @@ public struct ProxyDaemon: Sendable {
     /// this program created and succeed when there is nothing to remove.
     static let cleanupSteps: [(mode: ProxyConfig.Mode, run: @Sendable (ProxyConfig, Logger) throws -> Void)] = [
         // The redirect table of each family (`swift-kube-proxy-userspace`).
-        (.userspace, { _, _ in try NFTablesUserspaceRedirector().cleanup() }),
+        (.userspace, { _, _ in try NFTablesUserspaceRedirector(families: NodeFamilies.detect()).cleanup() }),
         // Our SKP- chains and the jumps to them, in whichever iptables (nft, legacy) holds them.
-        (.iptables, { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto).cleanup() }),
+        (.iptables, { config, _ in try IPTablesBackend(config: config.ruleSyncConfig, variant: .auto, families: NodeFamilies.detect()).cleanup() }),
         // Our table of each family (`swift-kube-proxy`); nothing else.
-        (.nftables, { config, _ in try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false).cleanup() }),
+        (.nftables, { config, _ in
+            try NFTablesBackend(config: config.ruleSyncConfig, families: NodeFamilies.detect(), cleansConntrack: false).cleanup()
+        }),
     ]
 
     public struct CleanupError: Error, CustomStringConvertible {
@@ -194,6 +196,8 @@ public struct ProxyDaemon: Sendable {
     }
 
     private func makeDataplane(metrics: SyncMetrics?) throws -> any Dataplane {
+        let families = NodeFamilies.detect()
+        if families == [.ipv4] { logger.info("IPv6 is off in this kernel: programming IPv4 only") }
         switch config.mode {
         case .userspace:
             var tuning = ProxyTuning()
@@ -206,17 +210,19 @@ public struct ProxyDaemon: Sendable {
             tuning.pipeSize = config.userspace.pipeSize
             tuning.bufferSize = config.userspace.bufferSize
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
-            let redirector = config.userspace.redirects ? UserspaceDataplane.redirector(logger: logger) : nil
+            let redirector = config.userspace.redirects
+                ? UserspaceDataplane.redirector(logger: logger, make: { try NFTablesUserspaceRedirector(families: families) }) : nil
             return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, redirector: redirector,
                                       proxyPortRange: config.userspace.proxyPortRange, logger: logger)
         case .iptables:
             // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not
             // by the backend's conntrack(8) fallback.
-            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice, cleansConntrack: false)
+            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice, families: families,
+                                          cleansConntrack: false)
             return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
         case .nftables:
             // As for iptables, stale conntrack flows are the daemon's ctnetlink cleaner's job.
-            let backend = try NFTablesBackend(config: config.ruleSyncConfig, cleansConntrack: false)
+            let backend = try NFTablesBackend(config: config.ruleSyncConfig, families: families, cleansConntrack: false)
             // As kube-proxy's nftables mode: a sync sends what changed, and a full one runs hourly (every
             // full sync rewrites all rules, 2 s of CPU at 10,000 Services).
             return RuleSyncDataplane(name: "nftables", backend: backend, fullSyncPeriod: .seconds(3600), metrics: metrics, logger: logger)
