@@ -11,8 +11,9 @@ extension EndpointSliceObject {
     }
 
     /// The model's view of this slice; `nil` when kube-proxy would ignore it (no service-name
-    /// label, FQDN addresses). Endpoints without addresses and ports without numbers are skipped,
-    /// as kube-proxy does; any other invalid field rejects the slice.
+    /// label, FQDN addresses). Endpoints without an address (or with one not of the slice's family)
+    /// and ports without numbers are skipped alone, as kube-proxy does; any other invalid field
+    /// rejects the slice.
     public func sliceInfo() throws(ObjectRejection) -> EndpointSliceInfo? {
         let v = FieldValidator(kind: "EndpointSlice", object: "\(metadata.namespace ?? "default")/\(metadata.name ?? "?")")
         let name = try v.name(metadata)
@@ -37,14 +38,14 @@ extension EndpointSliceObject {
         var backends: [EndpointSliceInfo.Backend] = []
         for (i, ep) in items.enumerated() {
             guard let first = ep.addresses?.first else { continue }
-            let at = ["endpoints", String(i)]
-            let address = try v.address(first, at: at + ["addresses", "0"])
-            guard address.family == family else {
-                throw v.reject(at + ["addresses", "0"], "\(first) is not an \(addressType ?? "") address")
-            }
-            let ready = ep.conditions?.ready ?? true
+            // The API server validates addresses, so one that does not parse is a broken object (or
+            // a typo in a manifest file, which should be pointed at).
+            let address = try v.address(first, at: ["endpoints", String(i), "addresses", "0"])
+            // kube-proxy's endpointslicecache drops such an endpoint and keeps the rest of the slice.
+            guard address.family == family else { continue }
+            // Missing conditions: ready and serving (as kube-proxy reads them), not terminating.
             backends.append(EndpointSliceInfo.Backend(
-                address: address, isReady: ready, isServing: ep.conditions?.serving ?? ready,
+                address: address, isReady: ep.conditions?.ready ?? true, isServing: ep.conditions?.serving ?? true,
                 isTerminating: ep.conditions?.terminating ?? false,
                 nodeName: ep.nodeName ?? ep.topology?["kubernetes.io/hostname"],
                 zone: ep.zone ?? ep.topology?[NodeInfo.zoneLabel],

@@ -9,6 +9,13 @@ public struct NodeObject: Codable, Hashable, Sendable {
     public struct Spec: Codable, Hashable, Sendable {
         public var podCIDR: String?
         public var podCIDRs: [String]?
+        public var taints: [Taint]?
+    }
+
+    public struct Taint: Codable, Hashable, Sendable {
+        public var key: String?
+        public var value: String?
+        public var effect: String?
     }
 
     public struct Status: Codable, Hashable, Sendable {

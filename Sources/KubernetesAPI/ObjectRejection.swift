@@ -35,7 +35,8 @@ struct FieldValidator {
     }
 
     func address(_ text: String, at field: [String]) throws(ObjectRejection) -> IPAddress {
-        guard let ip = IPAddress(text) else { throw reject(field, "\"\(text)\" is not an IP address") }
+        // Sloppy, as kube-proxy parses API addresses: old objects may hold leading-zero octets.
+        guard let ip = IPAddress(sloppy: text) else { throw reject(field, "\"\(text)\" is not an IP address") }
         return ip
     }
 

@@ -4,6 +4,13 @@ import ProxyModel
 public enum ServiceLabels {
     public static let serviceProxyName = "service.kubernetes.io/service-proxy-name"
     public static let headless = "service.kubernetes.io/headless"
+
+    /// The label selector of Services (and their endpoints) that are ours: unlabelled ones without
+    /// a proxy name of our own, only those labelled with it otherwise; never headless ones.
+    public static func selector(proxyName: String?) -> String {
+        guard let proxyName else { return "!\(serviceProxyName),!\(headless)" }
+        return "\(serviceProxyName)=\(proxyName),!\(headless)"
+    }
 }
 
 extension ServiceObject {
@@ -15,12 +22,13 @@ extension ServiceObject {
     /// (headless, ExternalName, labelled for another proxy). Throws when a field is invalid; the
     /// caller then skips the whole object.
     ///
-    /// - Parameter proxyName: our `service-proxy-name`; Services labelled with another name are
-    ///   not ours, and those labelled with ours are.
+    /// - Parameter proxyName: our `service-proxy-name`. With one, only Services labelled with it are
+    ///   ours (unlabelled ones belong to the cluster's default proxy); without one, only unlabelled
+    ///   Services are, as in kube-proxy.
     public func servicePorts(proxyName: String? = nil) throws(ObjectRejection) -> [ServicePort] {
         let v = FieldValidator(kind: "Service", object: "\(metadata.namespace ?? "default")/\(metadata.name ?? "?")")
         let name = try v.name(metadata)
-        if let label = metadata.labels?[ServiceLabels.serviceProxyName], label != proxyName { return [] }
+        if metadata.labels?[ServiceLabels.serviceProxyName] != proxyName { return [] }
         if metadata.labels?[ServiceLabels.headless] != nil { return [] }
         guard let spec else { throw v.reject(["spec"], "missing") }
         if spec.type == "ExternalName" { return [] }
@@ -38,27 +46,17 @@ extension ServiceObject {
         guard ["ClusterIP", "NodePort", "LoadBalancer"].contains(type) else {
             throw v.reject(["spec", "type"], "\"\(type)\" is not ClusterIP, NodePort, LoadBalancer or ExternalName")
         }
-        var externalIPs: [IPAddress] = []
-        for (i, text) in (spec.externalIPs ?? []).enumerated() {
-            externalIPs.append(try v.address(text, at: ["spec", "externalIPs", String(i)]))
+        // As kube-proxy (serviceport.go): an external IP, ingress IP or source range that does not
+        // parse is left out on its own, never the Service. Ingress IPs are taken whatever the
+        // type (a Service changed from LoadBalancer keeps its status until the controller clears
+        // it, and kube-proxy programs it meanwhile); `ipMode: Proxy` ones are the LB's to handle.
+        // Source ranges come from the spec only: kube-proxy never reads the legacy annotation.
+        let externalIPs = (spec.externalIPs ?? []).compactMap { IPAddress(sloppy: $0) }
+        let loadBalancerIPs = (status?.loadBalancer?.ingress ?? []).compactMap { ingress -> IPAddress? in
+            guard ingress.ipMode != "Proxy", let text = ingress.ip, !text.isEmpty else { return nil }
+            return IPAddress(sloppy: text)
         }
-        var loadBalancerIPs: [IPAddress] = []
-        if type == "LoadBalancer" {
-            for (i, ingress) in (status?.loadBalancer?.ingress ?? []).enumerated() where ingress.ipMode != "Proxy" {
-                guard let text = ingress.ip else { continue }
-                loadBalancerIPs.append(try v.address(text, at: ["status", "loadBalancer", "ingress", String(i), "ip"]))
-            }
-        }
-        var sourceRanges: [CIDR] = []
-        let annotationRanges = metadata.annotations?["service.beta.kubernetes.io/load-balancer-source-ranges"]
-        let rangeTexts = spec.loadBalancerSourceRanges
-            ?? annotationRanges.map { $0.split(separator: ",").map { $0.trimmingSpaces } } ?? []
-        for (i, text) in rangeTexts.enumerated() {
-            guard let cidr = CIDR(text.trimmingSpaces) else {
-                throw v.reject(["spec", "loadBalancerSourceRanges", String(i)], "\"\(text)\" is not a CIDR")
-            }
-            sourceRanges.append(cidr)
-        }
+        let sourceRanges = (spec.loadBalancerSourceRanges ?? []).compactMap { CIDR(sloppy: $0.trimmingSpaces) }
 
         let affinity: SessionAffinity
         switch spec.sessionAffinity ?? "None" {

@@ -11,9 +11,7 @@ struct EndpointSliceResource: ReflectedResource {
     var kind: String { "EndpointSlice" }
     var path: String { "/apis/discovery.k8s.io/\(version)/endpointslices" }
     var labelSelector: String? {
-        proxyName == nil
-            ? "!\(ServiceLabels.serviceProxyName),!\(ServiceLabels.headless)"
-            : "!\(ServiceLabels.headless)"
+        ServiceLabels.selector(proxyName: proxyName)
     }
 
     /// The record is the Service the slice was filed under.

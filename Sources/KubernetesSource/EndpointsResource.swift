@@ -9,9 +9,7 @@ struct EndpointsResource: ReflectedResource {
     var kind: String { "Endpoints" }
     var path: String { "/api/v1/endpoints" }
     var labelSelector: String? {
-        proxyName == nil
-            ? "!\(ServiceLabels.serviceProxyName),!\(ServiceLabels.headless)"
-            : "!\(ServiceLabels.headless)"
+        ServiceLabels.selector(proxyName: proxyName)
     }
 
     func apply(_ object: EndpointsObject, previous: Bool?, to state: inout ClusterState) throws(ObjectRejection) -> Bool? {

@@ -1,8 +1,9 @@
 import KubernetesAPI
 import ProxyModel
 
-/// `v1/Services`. Headless Services are left out by the server; Services of another proxy too,
-/// unless we have a `service-proxy-name` of our own, when `servicePorts(proxyName:)` decides.
+/// `v1/Services`. Headless Services are left out by the server, and so are Services that are not
+/// ours: without a `service-proxy-name` of our own, every labelled one; with one, all but those
+/// labelled with it (`servicePorts(proxyName:)` decides the same again).
 struct ServiceResource: ReflectedResource {
     var proxyName: String?
 
@@ -10,9 +11,7 @@ struct ServiceResource: ReflectedResource {
     var kind: String { "Service" }
     var path: String { "/api/v1/services" }
     var labelSelector: String? {
-        proxyName == nil
-            ? "!\(ServiceLabels.serviceProxyName),!\(ServiceLabels.headless)"
-            : "!\(ServiceLabels.headless)"
+        ServiceLabels.selector(proxyName: proxyName)
     }
 
     func apply(_ object: ServiceObject, previous: Bool?, to state: inout ClusterState) throws(ObjectRejection) -> Bool? {

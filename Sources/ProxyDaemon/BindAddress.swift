@@ -5,6 +5,11 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
     public var host: IPAddress
     public var port: Int
 
+    public init(host: IPAddress, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
     public init?(_ text: String) {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         let hostText = text[..<colon]

@@ -233,6 +233,15 @@ struct ConfigMapping {
         return try ConfigMapping(node, file: file, path: name(key))
     }
 
+    /// The keys no accessor has read, each as an error naming it (for callers that only warn).
+    func unknownKeys() -> [ConfigError] {
+        mapping.compactMap { key, _ in
+            let text = key.string ?? "?"
+            if known.contains(text) { return nil }
+            return ConfigError(file: file, line: key.mark?.line, column: key.mark?.column, key: name(text), message: "unknown key")
+        }
+    }
+
     func rejectUnknownKeys() throws(ConfigError) {
         for (key, _) in mapping {
             let text = key.string ?? "?"

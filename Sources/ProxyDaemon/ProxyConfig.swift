@@ -61,6 +61,12 @@ public struct ProxyConfig: Sendable, Equatable {
     /// Our `service.kubernetes.io/service-proxy-name`: Services labelled with another are ignored.
     public var serviceProxyName: String?
     public var userspace = Userspace()
+    /// Conntrack sysctls to set at start-up, as kube-proxy does; nil leaves the node's as they are
+    /// (our own config format, which has no such section).
+    public var conntrack: ConntrackSettings?
+    /// What loading the file found worth telling but not refusing (fields of a KubeProxyConfiguration
+    /// we do not implement); logged once at start-up.
+    public var warnings: [String] = []
 
     public init() {}
 }

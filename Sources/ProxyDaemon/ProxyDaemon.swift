@@ -33,6 +33,8 @@ public struct ProxyDaemon: Sendable {
     /// Runs until the task is cancelled (SIGTERM/SIGINT in the executable). Start-up errors
     /// (unreadable manifests, say) are thrown before anything is programmed.
     public func run() async throws {
+        for warning in config.warnings { logger.warning("\(warning)") }
+        if let conntrack = config.conntrack { ConntrackSysctls.apply(conntrack, logger: logger) }
         let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
         let metrics = ProxyMetrics()
         Self.bootstrapMetricsSystem(metrics.registry)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ProxyModel
+import Synchronization
 
 /// Turns the store's changes into dataplane syncs: waits for every source's first listing, then
 /// coalesces bursts (at most one sync per `minSyncPeriod`), re-asserts everything every `syncPeriod`
@@ -15,11 +16,16 @@ public final class SyncRunner: Sendable {
     private let metrics: SyncMetrics?
     private let observers: [any SyncObserver]
     private let wakeup = Wakeup()
+    /// The store still awaited a first listing when the runner was made (the daemon's case), and
+    /// when the runner first saw it complete.
+    private let startedUnsynced: Bool
+    private let syncedAt = Mutex<Double?>(nil)
 
     public init(store: ClusterStore, dataplane: any Dataplane, minSyncPeriod: Duration, syncPeriod: Duration,
                 status: SyncStatus = SyncStatus(), metrics: SyncMetrics? = nil, observers: [any SyncObserver] = [],
                 logger: Logger) {
         self.store = store
+        startedUnsynced = !store.hasSynced
         self.dataplane = dataplane
         schedule = SyncSchedule(minSyncPeriod: minSyncPeriod, syncPeriod: max(syncPeriod, dataplane.fullSyncPeriod ?? syncPeriod))
         self.status = status
@@ -126,9 +132,13 @@ public final class SyncRunner: Sendable {
     /// A source recorded something: remember when the oldest unprogrammed change arrived (for
     /// /healthz) and publish the queue to the metrics.
     private func changesQueued() {
-        guard store.hasPendingChanges else { return }
+        // As kube-proxy's health: the first listing is start-up, not staleness. Nothing counts as
+        // waiting before every source has listed, and what the listing recorded waits only from the
+        // moment the runner saw them all listed.
+        guard store.hasSynced, store.hasPendingChanges else { return }
         let now = Date().timeIntervalSince1970
-        let queuedAt = store.oldestPendingChange ?? now
+        let floor = startedUnsynced ? syncedAt.withLock { at in at ?? { at = now; return now }() } : -Double.infinity
+        let queuedAt = max(store.oldestPendingChange ?? now, floor)
         status.record { if $0.oldestQueuedChange == nil { $0.oldestQueuedChange = queuedAt } }
         metrics?.changesQueued(pending: store.pendingChanges, at: now)
     }

@@ -6,8 +6,17 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     /// Parses `a.b.c.d/n` or `x::/n`; a bare address is a host prefix (/32 or /128).
     /// The address is masked to the prefix, as Go's net.ParseCIDR does.
     public init?(_ text: some StringProtocol) {
+        self.init(text, sloppy: false)
+    }
+
+    /// As kube-proxy's `netutils.ParseCIDRSloppy`: the address may have leading-zero IPv4 octets.
+    public init?(sloppy text: some StringProtocol) {
+        self.init(text, sloppy: true)
+    }
+
+    private init?(_ text: some StringProtocol, sloppy: Bool) {
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let address = IPAddress(parts[0]) else { return nil }
+        guard let address = sloppy ? IPAddress(sloppy: parts[0]) : IPAddress(parts[0]) else { return nil }
         let maxLength = address.isIPv4 ? 32 : 128
         var length = maxLength
         if parts.count == 2 {

@@ -103,7 +103,9 @@ public struct ClusterState: Sendable {
     }
 
     /// The endpoints of one Service port, merged across its slices (by slice name, so the result
-    /// does not depend on arrival order) and deduplicated by address and port, a ready copy winning.
+    /// does not depend on arrival order) and deduplicated by address and port. As kube-proxy's
+    /// endpointslicecache, a non-terminating copy wins over a terminating one: a pod IP reused by a
+    /// new pod while the old one terminates must reach the new pod. Otherwise the first copy stays.
     private func joinEndpoints(of name: ServicePortName) -> [Endpoint] {
         guard let byName = slices[name.service] else { return [] }
         var merged: [EndpointKey: Endpoint] = [:]
@@ -116,7 +118,7 @@ public struct ClusterState: Sendable {
                         isTerminating: b.isTerminating, isLocal: b.nodeName != nil && b.nodeName == node.name,
                         nodeName: b.nodeName, zone: b.zone, zoneHints: b.zoneHints, nodeHints: b.nodeHints)
                     let key = EndpointKey(ep)
-                    if let existing = merged[key], existing.isReady || !ep.isReady { continue }
+                    if let existing = merged[key], !existing.isTerminating || ep.isTerminating { continue }
                     merged[key] = ep
                 }
             }

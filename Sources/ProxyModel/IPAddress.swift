@@ -28,8 +28,19 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Parses dotted-quad IPv4 or any RFC 4291 IPv6 text form; `nil` for anything else.
     public init?(_ text: some StringProtocol) {
+        self.init(text, sloppy: false)
+    }
+
+    /// As kube-proxy's `netutils.ParseIPSloppy`: IPv4 octets may have leading zeros, read as
+    /// decimal (`172.30.0.041` is 172.30.0.41), because the API server once stored such addresses
+    /// and still serves them.
+    public init?(sloppy text: some StringProtocol) {
+        self.init(text, sloppy: true)
+    }
+
+    private init?(_ text: some StringProtocol, sloppy: Bool) {
         var text = String(text)
-        if text.isEmpty || text.count > 45 { return nil }
+        if text.isEmpty || text.count > (sloppy ? 64 : 45) { return nil }
         if text.first == "[" && text.last == "]" { text = String(text.dropFirst().dropLast()) }
         if text.contains(":") {
             // inet_pton is a pure parser (no I/O); it is the reference grammar for IPv6 text.
@@ -41,9 +52,10 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             var parts: [UInt32] = []
             for piece in text.split(separator: ".", omittingEmptySubsequences: false) {
                 // Leading zeros are rejected, as Go's net.ParseIP does (they are ambiguous: octal?).
-                guard !piece.isEmpty, piece.count <= 3, piece.allSatisfy(\.isASCIIDigit),
-                      piece.count == 1 || piece.first != "0",
-                      let octet = UInt32(piece), octet <= 255 else { return nil }
+                let digits = sloppy ? piece.drop { $0 == "0" } : piece[...]
+                guard !piece.isEmpty, piece.allSatisfy(\.isASCIIDigit), digits.count <= 3,
+                      sloppy || piece.count == 1 || piece.first != "0",
+                      let octet = digits.isEmpty ? 0 : UInt32(digits), octet <= 255 else { return nil }
                 parts.append(octet)
             }
             guard parts.count == 4 else { return nil }

@@ -5,7 +5,8 @@ public struct NodeInfo: Hashable, Sendable {
     public var name: String
     public var addresses: [IPAddress]
     public var labels: [String: String]
-    /// The Node object is being deleted (`/healthz` reports it, so load balancers drain us).
+    /// The Node is being deleted, or tainted `ToBeDeletedByClusterAutoscaler` (`/healthz` reports
+    /// it, so load balancers drain us).
     public var isTerminating: Bool
 
     public init(name: String, addresses: [IPAddress] = [], labels: [String: String] = [:], isTerminating: Bool = false) {

@@ -36,17 +36,25 @@ import Testing
         #expect(try slice(#"{"metadata":{"name":"a","labels":{"kubernetes.io/service-name":"s"}},"addressType":"FQDN"}"#).sliceInfo() == nil)
     }
 
-    @Test func addressOfTheWrongFamilyIsRejected() throws {
-        let s = try slice(#"""
+    /// As kube-proxy's endpointslicecache: such an endpoint is dropped, the rest of the slice kept.
+    @Test func anAddressOfTheWrongFamilyDropsThatEndpointAlone() throws {
+        let info = try #require(try slice(#"""
         {"metadata":{"name":"a","labels":{"kubernetes.io/service-name":"s"}},"addressType":"IPv6",
-         "endpoints":[{"addresses":["10.0.0.1"]}],"ports":[{"port":80}]}
-        """#)
-        do {
-            _ = try s.sliceInfo()
-            Issue.record("an IPv4 address in an IPv6 slice was accepted")
-        } catch {
-            #expect(error.fieldPath == "endpoints[0].addresses[0]")
-        }
+         "endpoints":[{"addresses":["10.0.0.1"]},{"addresses":["fd00::1"]}],"ports":[{"port":80}]}
+        """#).sliceInfo())
+        #expect(info.backends.map(\.address) == [IPAddress("fd00::1")!])
+    }
+
+    /// kube-proxy reads a missing `serving` as true (not as `ready`) and a missing `terminating` as false.
+    @Test func missingConditionsDefaultAsKubeProxyReadsThem() throws {
+        let info = try #require(try slice(#"""
+        {"metadata":{"name":"a","labels":{"kubernetes.io/service-name":"s"}},"addressType":"IPv4",
+         "endpoints":[{"addresses":["10.0.0.1"],"conditions":{"ready":false}},
+                      {"addresses":["10.0.0.02"],"conditions":{"ready":false,"serving":false}}],"ports":[{"port":80}]}
+        """#).sliceInfo())
+        #expect(info.backends.map(\.isServing) == [true, false])
+        #expect(info.backends.map(\.isTerminating) == [false, false])
+        #expect(info.backends[1].address == IPAddress("10.0.0.2")!)
     }
 
     @Test func kubernetesTimesParse() {

@@ -60,6 +60,15 @@ import Testing
         #expect(node.addresses.map(\.description) == ["192.168.10.21", "fd00::21", "198.51.100.21"])
         #expect(node.zone == "eu-west-1a")
         #expect(node.isTerminating)
+
+        // KEP-3836: the cluster autoscaler's taint makes the node ineligible too; other taints do not.
+        func tainted(_ key: String) throws -> NodeInfo {
+            try decode(NodeObject.self, """
+            {"metadata":{"name":"node-b"},"spec":{"taints":[{"key":"\(key)","value":"1714557600","effect":"NoSchedule"}]}}
+            """).nodeInfo()
+        }
+        #expect(try tainted("ToBeDeletedByClusterAutoscaler").isTerminating)
+        #expect(try !tainted("node.kubernetes.io/unschedulable").isTerminating)
     }
 
     @Test func aListPageKeepsItemsThatDoNotDecodeAsUndecodableWithTheirName() throws {

@@ -48,6 +48,41 @@ import Testing
         """#)
         #expect(try other.servicePorts().isEmpty)
         #expect(try other.servicePorts(proxyName: "cilium").count == 1)
+        // With a proxy name of our own, unlabelled Services belong to the default proxy.
+        let unlabelled = try service(#"{"metadata":{"name":"u"},"spec":{"clusterIP":"10.0.0.2","ports":[{"port":80}]}}"#)
+        #expect(try unlabelled.servicePorts().count == 1)
+        #expect(try unlabelled.servicePorts(proxyName: "cilium").isEmpty)
+        #expect(ServiceLabels.selector(proxyName: nil) == "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless")
+        #expect(ServiceLabels.selector(proxyName: "cilium") == "service.kubernetes.io/service-proxy-name=cilium,!service.kubernetes.io/headless")
+    }
+
+    /// As kube-proxy's serviceport.go: a bad entry of a list is skipped, and the Service kept.
+    @Test func aBadListEntryIsSkippedAloneAndLeadingZerosAreDecimal() throws {
+        let svc = try service("""
+        {"metadata":{"name":"lb","annotations":{"service.beta.kubernetes.io/load-balancer-source-ranges":"192.0.2.0/24"}},
+         "spec":{"type":"LoadBalancer","clusterIP":"172.30.0.041",
+                 "ports":[{"port":80,"nodePort":30080}],
+                 "externalIPs":["192.0.2.300","192.0.2.7"],
+                 "loadBalancerSourceRanges":[" 203.0.113.0/24","not-a-cidr","198.51.100.0/33","010.1.0.0/16 "]},
+         "status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.999"},{"hostname":"lb.example"},{"ip":"198.51.100.9"}]}}}
+        """)
+        let port = try #require(try svc.servicePorts().first)
+        #expect(port.clusterIPs == [IPAddress("172.30.0.41")!])
+        #expect(port.externalIPs == [IPAddress("192.0.2.7")!])
+        #expect(port.loadBalancerIPs == [IPAddress("198.51.100.9")!])
+        #expect(port.loadBalancerSourceRanges == [CIDR("203.0.113.0/24")!, CIDR("10.1.0.0/16")!])
+    }
+
+    /// kube-proxy never reads the legacy source-ranges annotation, and takes ingress IPs whatever the type.
+    @Test func noAnnotationRangesAndIngressIPsOfAnyType() throws {
+        let svc = try service("""
+        {"metadata":{"name":"was-lb","annotations":{"service.beta.kubernetes.io/load-balancer-source-ranges":"192.0.2.0/24"}},
+         "spec":{"type":"NodePort","clusterIP":"10.0.0.9","ports":[{"port":80,"nodePort":30081}]},
+         "status":{"loadBalancer":{"ingress":[{"ip":"198.51.100.9"}]}}}
+        """)
+        let port = try #require(try svc.servicePorts().first)
+        #expect(port.loadBalancerSourceRanges.isEmpty)
+        #expect(port.loadBalancerIPs == [IPAddress("198.51.100.9")!])
     }
 
     @Test func defaultsMatchKubernetes() throws {

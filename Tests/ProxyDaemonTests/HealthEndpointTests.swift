@@ -50,11 +50,43 @@ import Testing
         #expect(body["lastUpdated"] as? String == GoTime.string(f.clock.now))
         #expect(try await f.get("/livez").status == 200)
         #expect(try await f.get("/nothing").status == 404)
-        // Starting up: a first listing may take long; kube-proxy stays healthy until its first sync.
-        f.status.record { $0.oldestQueuedChange = f.clock.now }
+        // Starting up (nothing queued while the sources list): healthy however long it takes.
         f.clock.advance(3600)
         #expect(try await f.get("/livez").status == 200)
         await f.server.close()
+    }
+
+    /// As kube-proxy: a first sync that keeps failing is as stale as any other.
+    @Test func aQueuedChangeWithNoSuccessfulSyncYetTurnsStale() async throws {
+        let f = try await Fixture()
+        f.status.record { $0.oldestQueuedChange = f.clock.now; $0.consecutiveFailures = 3 }
+        f.clock.advance(59)
+        #expect(try await f.get("/healthz").status == 200)
+        f.clock.advance(1)
+        let healthz = try await f.get("/healthz")
+        #expect(healthz.status == 503)
+        #expect(try json(healthz.body)["lastUpdated"] as? String == GoTime.zero)
+        #expect(try await f.get("/livez").status == 503)
+        await f.server.close()
+    }
+
+    /// Changes recorded while the sources list are start-up; the initial state is queued from the
+    /// moment they have all listed.
+    @Test func theRunnerQueuesNothingBeforeTheSourcesHaveListed() async throws {
+        let store = ClusterStore(node: NodeInfo(name: "n"))
+        store.expectInitialSync(of: "services")
+        let status = SyncStatus()
+        let runner = SyncRunner(store: store, dataplane: RecordingDataplane(failFirst: 1_000_000), minSyncPeriod: .milliseconds(10),
+                                syncPeriod: .seconds(60), status: status, logger: Logger(label: "test"))
+        let task = Task { await runner.run() }
+        defer { task.cancel() }
+        store.update(now: 100) {
+            $0.setService(web, ports: [ServicePort(name: ServicePortName(service: web, port: "", protocol: .tcp), clusterIPs: [IPAddress("10.0.0.1")!], port: 80)])
+        }
+        let before = Date().timeIntervalSince1970
+        store.markSynced("services")
+        try await eventually { status.current.consecutiveFailures >= 1 }
+        #expect((status.current.oldestQueuedChange ?? 0) >= before)
     }
 
     @Test func syncedIsHealthyAndAQueuedChangeTurnsStaleAfterTwoSyncPeriods() async throws {

@@ -4,87 +4,119 @@ import Testing
 
 /// An upstream KubeProxyConfiguration as a drop-in `--config`.
 @Suite struct KubeProxyConfigurationTests {
-    /// What `kubeadm` writes into the kube-proxy ConfigMap: every field present, most of them empty.
-    static let kubeadm = """
-    apiVersion: kubeproxy.config.k8s.io/v1alpha1
-    bindAddress: 0.0.0.0
-    bindAddressHardFail: false
-    clientConnection:
-      acceptContentTypes: ""
-      burst: 0
-      contentType: ""
-      kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
-      qps: 0
-    clusterCIDR: 10.244.0.0/16,fd00:10:244::/56
-    configSyncPeriod: 0s
-    conntrack:
-      maxPerCore: null
-      min: null
-      tcpBeLiberal: false
-      tcpCloseWaitTimeout: null
-      tcpEstablishedTimeout: null
-      udpStreamTimeout: 0s
-      udpTimeout: 0s
-    detectLocal:
-      bridgeInterface: ""
-      interfaceNamePrefix: ""
-    detectLocalMode: ""
-    enableProfiling: false
-    healthzBindAddress: ""
-    hostnameOverride: ""
-    iptables:
-      localhostNodePorts: null
-      masqueradeAll: false
-      masqueradeBit: null
-      minSyncPeriod: 0s
-      syncPeriod: 0s
-    ipvs:
-      excludeCIDRs: null
-      minSyncPeriod: 0s
-      scheduler: ""
-      strictARP: false
-      syncPeriod: 0s
-      tcpFinTimeout: 0s
-      tcpTimeout: 0s
-      udpTimeout: 0s
-    kind: KubeProxyConfiguration
-    logging:
-      flushFrequency: 0
-      options:
-        json:
-          infoBufferSize: "0"
-        text:
-          infoBufferSize: "0"
-      verbosity: 0
-    metricsBindAddress: ""
-    mode: ""
-    nftables:
-      masqueradeAll: false
-      masqueradeBit: null
-      minSyncPeriod: 0s
-      syncPeriod: 0s
-    nodePortAddresses: null
-    oomScoreAdj: null
-    portRange: ""
-    showHiddenMetricsForVersion: ""
-    winkernel:
-      enableDSR: false
-      forwardHealthCheckVip: false
-      networkName: ""
-      rootHnsEndpointName: ""
-      sourceVip: ""
-    """
-
-    @Test func kubeadmsFileLoadsWithItsValuesMapped() throws {
-        let config = try KubeProxyConfiguration.parse(yaml: Self.kubeadm, file: "kube-proxy.yaml")
+    /// kubeadm's file runs as kube-proxy runs it: iptables mode, kube-proxy's defaults for every
+    /// zero value, conntrack sysctls at kube-proxy's defaults, and nothing to warn about.
+    @Test func kubeadmsFileLoadsWithKubeProxysEffectiveSettings() throws {
+        let config = try KubeProxyConfiguration.parse(yaml: KubeadmFixture.kubeProxyConfigMap, file: "kube-proxy.yaml")
         #expect(config.source == .kubernetes)
-        #expect(config.mode == .userspace)
+        #expect(config.mode == .iptables)
         #expect(config.kubeconfig == "/var/lib/kube-proxy/kubeconfig.conf")
         #expect(config.clusterCIDRs == [CIDR("10.244.0.0/16")!, CIDR("fd00:10:244::/56")!])
         #expect(config.metricsBindAddress == "127.0.0.1:10249")
         #expect(config.healthzBindAddress == "0.0.0.0:10256")
         #expect(config.syncPeriod == .seconds(30))
+        #expect(config.minSyncPeriod == .seconds(1))
+        #expect(config.masqueradeBit == 14)
+        #expect(!config.masqueradeAll)
         #expect(config.nodePortAddresses.isEmpty)
+        #expect(config.conntrack == ConntrackSettings())
+        #expect(config.conntrack?.maxPerCore == 32768 && config.conntrack?.min == 131072)
+        #expect(config.conntrack?.tcpEstablishedTimeout == .seconds(86400) && config.conntrack?.tcpCloseWaitTimeout == .seconds(3600))
+        #expect(config.warnings == [])
+    }
+
+    /// kube-proxy's defaulting: 0s periods are 30s and 1s, in whichever section the mode reads.
+    @Test(arguments: ["iptables", "nftables"])
+    func zeroPeriodsTakeKubeProxysDefaults(_ mode: String) throws {
+        let config = try KubeProxyConfiguration.parse(yaml: """
+        apiVersion: kubeproxy.config.k8s.io/v1alpha1
+        kind: KubeProxyConfiguration
+        mode: \(mode)
+        \(mode):
+          minSyncPeriod: 0s
+          syncPeriod: 0s
+        """, file: "kp.yaml")
+        #expect(config.minSyncPeriod == .seconds(1))
+        #expect(config.syncPeriod == .seconds(30))
+    }
+
+    /// A bind address without a port gets kube-proxy's; an IPv6 bindAddress makes the defaults IPv6.
+    @Test func bindAddressesWithoutPortsAndAnIPv6BindAddress() throws {
+        let bare = try KubeProxyConfiguration.parse(yaml: """
+        kind: KubeProxyConfiguration
+        healthzBindAddress: 10.0.0.5
+        metricsBindAddress: "::1"
+        """, file: "kp.yaml")
+        #expect(bare.healthzBindAddress == "10.0.0.5:10256")
+        #expect(bare.metricsBindAddress == "[::1]:10249")
+        let v6 = try KubeProxyConfiguration.parse(yaml: "kind: KubeProxyConfiguration\nbindAddress: \"::\"\n", file: "kp.yaml")
+        #expect(v6.healthzBindAddress == "[::]:10256")
+        #expect(v6.metricsBindAddress == "[::1]:10249")
+        #expect(v6.warnings == [])
+        let node = try KubeProxyConfiguration.parse(yaml: "kind: KubeProxyConfiguration\nbindAddress: 192.168.1.5\n", file: "kp.yaml")
+        #expect(node.healthzBindAddress == "0.0.0.0:10256")
+        #expect(node.warnings.first?.contains("bindAddress (line 2)") == true)
+    }
+
+    @Test func theConntrackSectionIsReadWithKubeProxysDefaulting() throws {
+        let config = try KubeProxyConfiguration.parse(yaml: """
+        kind: KubeProxyConfiguration
+        conntrack:
+          maxPerCore: 0
+          min: null
+          tcpEstablishedTimeout: 2h
+          tcpCloseWaitTimeout: 0s
+          tcpBeLiberal: true
+          udpTimeout: 30s
+          udpStreamTimeout: 2m
+        """, file: "kp.yaml")
+        var expected = ConntrackSettings()
+        expected.maxPerCore = 0
+        expected.tcpEstablishedTimeout = .seconds(7200)
+        expected.tcpCloseWaitTimeout = .zero
+        expected.tcpBeLiberal = true
+        expected.udpTimeout = .seconds(30)
+        expected.udpStreamTimeout = .seconds(120)
+        #expect(config.conntrack == expected)
+    }
+
+    /// v1alpha2: top-level sync periods, `linux.*`, bind address lists with their ports.
+    @Test func v1alpha2Loads() throws {
+        let config = try KubeProxyConfiguration.parse(yaml: """
+        apiVersion: kubeproxy.config.k8s.io/v1alpha2
+        kind: KubeProxyConfiguration
+        mode: nftables
+        syncPeriod: 1m
+        minSyncPeriod: 0s
+        healthzBindAddresses: ["0.0.0.0/0", "::/0"]
+        healthzBindPort: 10266
+        metricsBindAddresses: ["127.0.0.0/8", "::1/128"]
+        linux:
+          masqueradeAll: true
+          oomScoreAdj: -999
+          conntrack:
+            maxPerCore: 2
+            min: 1
+        nftables:
+          masqueradeBit: 18
+        detectLocal:
+          clusterCIDRs: [10.244.0.0/16]
+        """, file: "kp.yaml")
+        #expect(config.mode == .nftables)
+        #expect(config.syncPeriod == .seconds(60))
+        #expect(config.minSyncPeriod == .seconds(1))
+        #expect(config.healthzBindAddress == "[::]:10266")
+        #expect(config.metricsBindAddress == "127.0.0.1:10249")
+        #expect(config.masqueradeAll)
+        #expect(config.masqueradeBit == 18)
+        #expect(config.conntrack?.maxPerCore == 2 && config.conntrack?.min == 1)
+        #expect(config.clusterCIDRs == [CIDR("10.244.0.0/16")!])
+        #expect(config.warnings == [])
+        // Decoded strictly, as kube-proxy does v1alpha2.
+        let typo = #expect(throws: ConfigError.self) {
+            try KubeProxyConfiguration.parse(yaml: "apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\nfoo: bar\n", file: "kp.yaml")
+        }
+        #expect(typo?.description == "kp.yaml:3:1: foo: unknown key")
     }
 
     @Test func theModesSectionCarriesMasqueradingAndSyncPeriods() throws {
@@ -116,31 +148,43 @@ import Testing
         #expect(config.syncPeriod == .seconds(45))
     }
 
-    @Test func eachUnsupportedFieldIsNamedWithItsLine() throws {
-        let error = #expect(throws: ConfigError.self) {
-            try KubeProxyConfiguration.parse(yaml: """
-            apiVersion: kubeproxy.config.k8s.io/v1alpha1
-            kind: KubeProxyConfiguration
-            mode: ipvs
-            ipvs:
-              scheduler: rr
-            oomScoreAdj: -999
-            featureGates:
-              SomeGate: true
-            """, file: "kp.yaml")
-        }
-        let text = error?.description ?? ""
-        #expect(text.contains("kp.yaml:3:1: mode: \"ipvs\" is not supported"))
-        #expect(text.contains("kp.yaml:5:3: ipvs.scheduler: not supported by swift-kube-proxy") || text.contains("kp.yaml:4:1: ipvs: not supported"))
-        #expect(text.contains("kp.yaml:6:1: oomScoreAdj: not supported by swift-kube-proxy"))
-        #expect(text.contains("kp.yaml:7:1: featureGates: not supported by swift-kube-proxy"))
+    /// Fields we do not implement are named, each with its line, in one warning; the file loads.
+    @Test func eachUnimplementedFieldIsNamedInOneWarning() throws {
+        let config = try KubeProxyConfiguration.parse(yaml: """
+        apiVersion: kubeproxy.config.k8s.io/v1alpha1
+        kind: KubeProxyConfiguration
+        mode: iptables
+        ipvs:
+          scheduler: rr
+        oomScoreAdj: -999
+        featureGates:
+          SomeGate: true
+        iptables:
+          localhostNodePorts: true
+        clientConnection:
+          qps: 50
+          burst: 10
+        masqueradAll: true
+        """, file: "kp.yaml")
+        #expect(config.mode == .iptables)
+        #expect(config.warnings.count == 1)
+        let text = config.warnings.first ?? ""
+        #expect(text.hasPrefix("kp.yaml: set but not implemented by swift-kube-proxy, so ignored: "))
+        #expect(text.contains("ipvs.scheduler (line 5)"))
+        #expect(text.contains("featureGates.SomeGate (line 8)"))
+        #expect(text.contains("iptables.localhostNodePorts (line 10)"))
+        #expect(text.contains("clientConnection.qps (line 12)"))
+        #expect(!text.contains("oomScoreAdj"))   // kube-proxy's own default
+        #expect(!text.contains("burst"))
+        // An unknown field: kube-proxy decodes v1alpha1 leniently, so a warning too.
+        #expect(text.contains("unknown fields, ignored as kube-proxy's lenient v1alpha1 decoding does: masqueradAll (line 14)"))
     }
 
-    @Test func aTypoIsAnUnknownKeyAndAnotherVersionIsRefused() {
-        let typo = #expect(throws: ConfigError.self) {
-            try KubeProxyConfiguration.parse(yaml: "kind: KubeProxyConfiguration\nmasqueradAll: true\n", file: "kp.yaml")
+    @Test func aModeWeCannotRunAndAnotherVersionAreRefused() {
+        let mode = #expect(throws: ConfigError.self) {
+            try KubeProxyConfiguration.parse(yaml: "kind: KubeProxyConfiguration\nmode: ipvs\n", file: "kp.yaml")
         }
-        #expect(typo?.description == "kp.yaml:2:1: masqueradAll: unknown key")
+        #expect(mode?.description.hasPrefix("kp.yaml:2:1: mode: \"ipvs\" is not supported") == true)
         let version = #expect(throws: ConfigError.self) {
             try KubeProxyConfiguration.parse(yaml: "apiVersion: kubeproxy.config.k8s.io/v1beta9\nkind: KubeProxyConfiguration\n", file: "kp.yaml")
         }
@@ -149,7 +193,7 @@ import Testing
 
     @Test func loadingDetectsItAndValidatesAsOurOwnFile() throws {
         // The drop-in is recognised by its apiVersion/kind and becomes a Kubernetes-source config.
-        let config = try ProxyConfig.parse(yaml: Self.kubeadm, file: "kp.yaml")
+        let config = try ProxyConfig.parse(yaml: KubeadmFixture.kubeProxyConfigMap, file: "kp.yaml")
         #expect(config.source == .kubernetes)
         #expect(config.kubeconfig == "/var/lib/kube-proxy/kubeconfig.conf")
     }

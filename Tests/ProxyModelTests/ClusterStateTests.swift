@@ -25,13 +25,21 @@ import Testing
         #expect(snapshot.endpoints[Fixture.name("web")]?.map(\.description) == ["10.0.0.1:8080", "10.0.0.2:9090"])
     }
 
-    @Test func duplicateEndpointAcrossSlicesKeepsTheReadyCopy() {
-        var state = ClusterState(node: Fixture.node)
-        state.setService(web, ports: [Fixture.service("web")])
-        state.setEndpointSlice(Fixture.slice("web-a", service: "web", backends: [Fixture.backend("10.0.0.1", ready: true)]))
-        state.setEndpointSlice(Fixture.slice("web-b", service: "web", backends: [Fixture.backend("10.0.0.1", ready: false)]))
-        let (snapshot, _) = state.takeSnapshot()
-        #expect(snapshot.endpoints[Fixture.name("web")]?.map(\.isReady) == [true])
+    /// As kube-proxy: of two copies of one address, the non-terminating one (a new pod that reuses
+    /// the IP of a terminating one) wins, whichever slice comes first.
+    @Test func duplicateEndpointAcrossSlicesKeepsTheNonTerminatingCopy() {
+        let terminating = EndpointSliceInfo.Backend(address: IPAddress("10.0.0.1")!, isReady: false, isServing: true,
+                                                    isTerminating: true, nodeName: "old-node")
+        let running = Fixture.backend("10.0.0.1", ready: false, node: "new-node")
+        for (first, second) in [(terminating, running), (running, terminating)] {
+            var state = ClusterState(node: Fixture.node)
+            state.setService(web, ports: [Fixture.service("web")])
+            state.setEndpointSlice(Fixture.slice("web-a", service: "web", backends: [first]))
+            state.setEndpointSlice(Fixture.slice("web-b", service: "web", backends: [second]))
+            let (snapshot, _) = state.takeSnapshot()
+            #expect(snapshot.endpoints[Fixture.name("web")]?.map(\.nodeName) == ["new-node"])
+            #expect(snapshot.endpoints[Fixture.name("web")]?.map(\.isTerminating) == [false])
+        }
     }
 
     @Test func localityComesFromTheNodeName() {

@@ -21,6 +21,18 @@ import Testing
         #expect(IPAddress(text) == nil)
     }
 
+    /// kube-proxy reads API addresses with ParseIPSloppy: leading zeros are decimal, not octal.
+    @Test func sloppyAcceptsLeadingZerosAsDecimal() throws {
+        #expect(IPAddress("172.30.0.041") == nil)
+        #expect(IPAddress(sloppy: "172.30.0.041") == IPAddress("172.30.0.41"))
+        #expect(IPAddress(sloppy: "010.000.0.0001") == IPAddress("10.0.0.1"))
+        #expect(IPAddress(sloppy: "1.2.3.0256") == nil)
+        #expect(IPAddress(sloppy: "1.2.3") == nil)
+        #expect(IPAddress(sloppy: "fd00::1") == IPAddress("fd00::1"))
+        #expect(CIDR(sloppy: "010.0.0.0/8") == CIDR("10.0.0.0/8"))
+        #expect(CIDR("010.0.0.0/8") == nil)
+    }
+
     @Test func mappedIPv4BecomesIPv4() throws {
         #expect(IPAddress("::ffff:192.168.1.2") == IPAddress("192.168.1.2"))
     }

@@ -1,11 +1,12 @@
 import Foundation
 import ProxyModel
 
-/// kube-proxy's own health (pkg/proxy/healthcheck/proxy_health.go): healthy unless a change has
-/// waited longer than `healthTimeout` (2 × syncPeriod) without a sync programming it (and healthy
-/// before the first sync, while starting up). `/livez`
-/// reports just that; `/healthz` also reports unhealthy while the Node is being deleted, so load
-/// balancers drain this node first.
+/// kube-proxy's own health (pkg/proxy/healthcheck/proxier_health.go): healthy unless a change has
+/// waited longer than `healthTimeout` (2 × syncPeriod) without a sync programming it, whether or
+/// not any sync has succeeded yet. While the sources list (start-up) nothing is queued (the
+/// SyncRunner starts counting once they have), so a slow first listing stays healthy. `/livez`
+/// reports just that; `/healthz` also reports unhealthy while the Node is being deleted or is
+/// tainted for deletion by the cluster autoscaler, so load balancers drain this node first.
 public final class ProxyHealth: Sendable {
     private let status: SyncStatus
     private let healthTimeout: Double
@@ -36,9 +37,8 @@ public final class ProxyHealth: Sendable {
     private func evaluate() -> (healthy: Bool, lastUpdated: Double?, currentTime: Double) {
         let values = status.current
         let current = now()
-        // As kube-proxy: healthy while starting up (no sync yet, however long the first listing takes)
-        // and while nothing waits; unhealthy once a change has waited healthTimeout.
-        guard values.lastSuccess != nil, let queued = values.oldestQueuedChange else { return (true, values.lastSuccess, current) }
+        // As kube-proxy: healthy while nothing waits; unhealthy once a change has waited healthTimeout.
+        guard let queued = values.oldestQueuedChange else { return (true, values.lastSuccess, current) }
         return (current - queued < healthTimeout, values.lastSuccess, current)
     }
 
