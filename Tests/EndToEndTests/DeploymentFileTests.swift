@@ -41,6 +41,8 @@ import Testing
         let config = try KubeProxyConfiguration.parse(yaml: body.joined(separator: "\n"), file: "daemonset.yaml")
         #expect(config.mode == .nftables)
         #expect(config.healthzBindAddress == "0.0.0.0:10256")
-        #expect(config.metricsBindAddress == "0.0.0.0:10249")
+        #expect(config.metricsBindAddress == "127.0.0.1:10249")   // the pod overrides it with the node's address
+        #expect(manifest.contains("- --metrics-bind-address=$(HOST_IP):10249"))
+        #expect(manifest.contains("fieldPath: status.hostIP"))
     }
 }

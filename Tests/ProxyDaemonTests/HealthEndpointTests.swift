@@ -56,6 +56,21 @@ import Testing
         await f.server.close()
     }
 
+    /// Ready only once a sync has programmed the node (a pod that never reaches the API stays unready).
+    @Test func readyOnlyOnceASyncHasSucceeded() async throws {
+        let f = try await Fixture()
+        let before = try await f.get("/readyz")
+        #expect(before.status == 503)
+        #expect(try json(before.body)["ready"] as? Bool == false)
+        f.status.record { $0.lastSuccess = f.clock.now }
+        #expect(try await f.get("/readyz").status == 200)
+        // A change waiting too long: unready again, as unhealthy.
+        f.status.record { $0.oldestQueuedChange = f.clock.now }
+        f.clock.advance(61)
+        #expect(try await f.get("/readyz").status == 503)
+        await f.server.close()
+    }
+
     /// As kube-proxy: a first sync that keeps failing is as stale as any other.
     @Test func aQueuedChangeWithNoSuccessfulSyncYetTurnsStale() async throws {
         let f = try await Fixture()

@@ -57,9 +57,19 @@ public final class ProxyHealth: Sendable {
         return HTTPResponse(status: healthy ? 200 : 503, headers: Self.headers, body: body)
     }
 
+    /// Ours, for a readiness probe: 200 once a sync has programmed the node and while healthy. A pod
+    /// that cannot reach the API (say, through a `kubernetes` Service no proxy has programmed yet)
+    /// stays unready instead of reporting Ready with nothing in force.
+    public func readyz() -> HTTPResponse {
+        let (healthy, lastUpdated, current) = evaluate()
+        let ready = healthy && lastUpdated != nil
+        let body = #"{"ready": \#(ready),"lastUpdated": "\#(GoTime.string(lastUpdated))","currentTime": "\#(GoTime.string(current))"}"#
+        return HTTPResponse(status: ready ? 200 : 503, headers: Self.headers, body: body)
+    }
+
     static let headers = ["Content-Type": "application/json", "X-Content-Type-Options": "nosniff"]
 
-    /// The handler of the healthz server: `/healthz` and `/livez`.
+    /// The handler of the healthz server: `/healthz`, `/livez` and `/readyz`.
     public func handle(_ path: String) -> HTTPResponse {
         switch path {
         case "/healthz":
@@ -70,6 +80,8 @@ public final class ProxyHealth: Sendable {
             let answer = livez()
             metrics?.healthChecked("livez", code: answer.status)
             return answer
+        case "/readyz":
+            return readyz()
         default:
             return .notFound
         }
