@@ -206,3 +206,13 @@ import Testing
         #expect(GoTime.string(1_700_000_000.25) == "2023-11-14 22:13:20.25 +0000 UTC")
     }
 }
+
+@Suite struct JSONStringTests {
+    /// Whatever a name holds, the health check body stays one JSON object with that name in it.
+    @Test(arguments: ["web", "we\"ird", "back\\slash", "new\nline\",\"localEndpoints\": 99", "tab\there", "ünïcødé ✓", "\u{1}\u{1f}"])
+    func anyNameRoundTripsThroughJSON(name: String) throws {
+        let text = "{\"name\": \(JSONString.quoted(name))}"
+        let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String]
+        #expect(object == ["name": name])
+    }
+}

@@ -72,8 +72,8 @@ public final class ServiceHealthServers: SyncObserver {
         let body = """
             {
             \t"service": {
-            \t\t"namespace": "\(entry.service.namespace)",
-            \t\t"name": "\(entry.service.name)"
+            \t\t"namespace": \(JSONString.quoted(entry.service.namespace)),
+            \t\t"name": \(JSONString.quoted(entry.service.name))
             \t},
             \t"localEndpoints": \(entry.localEndpoints),
             \t"serviceProxyHealthy": \(healthy)
