@@ -17,7 +17,14 @@ public struct ManifestSet: Hashable, Sendable {
 
     /// Parses one file's text: multi-document YAML (or JSON) holding `v1/Service`,
     /// `discovery.k8s.io/v1/EndpointSlice` and `List` objects, as `kubectl get -o yaml` prints them.
-    public mutating func add(yaml text: String, file: String, proxyName: String? = nil) throws(ManifestError) {
+    public mutating func add(yaml text: String, file: String, proxyName: String? = nil,
+                             limits: ManifestLimits = .standard) throws(ManifestError) {
+        guard text.utf8.count <= limits.maxBytes else {
+            throw ManifestError(file: file, message: "larger than \(limits.maxBytes >> 20) MiB; split it into several files")
+        }
+        if let line = limits.lineTooDeep(in: text) {
+            throw ManifestError(file: file, line: line, column: nil, message: "nested deeper than \(limits.maxDepth) levels")
+        }
         var documents: [Node] = []
         do {
             // The sequence swallows a parse error into `.error` and just ends: check it, or a broken
@@ -31,6 +38,10 @@ public struct ManifestSet: Hashable, Sendable {
             throw ManifestError(file: file, message: "\(error)")
         }
         for document in documents {
+            guard limits.fits(document) else {
+                throw ManifestError(file: file, line: document.mark?.line, column: document.mark?.column,
+                                    message: "document too large once its aliases are expanded (more than \(limits.maxExpandedNodes) nodes or \(limits.maxDepth) levels)")
+            }
             try add(object: document, file: file, proxyName: proxyName)
         }
     }
@@ -51,6 +62,7 @@ public struct ManifestSet: Hashable, Sendable {
         case "Service":
             guard apiVersion == "v1" else { throw located(file, node, ["apiVersion"], "Service: apiVersion \"\(apiVersion)\" is not v1") }
             let object: ServiceObject = try decode(node, file: file, kind: kind)
+            try validate(file, node, kind) { () throws(APIServerValidation.Problem) in try APIServerValidation.check(object) }
             let ports: [ServicePort]
             do { ports = try object.servicePorts(proxyName: proxyName) } catch { throw located(file, node, error.field, error.description) }
             let name = object.namespacedName
@@ -61,6 +73,7 @@ public struct ManifestSet: Hashable, Sendable {
                 throw located(file, node, ["apiVersion"], "EndpointSlice: apiVersion \"\(apiVersion)\" is not discovery.k8s.io/v1")
             }
             let object: EndpointSliceObject = try decode(node, file: file, kind: kind)
+            try validate(file, node, kind) { () throws(APIServerValidation.Problem) in try APIServerValidation.check(object) }
             let info: EndpointSliceInfo?
             do { info = try object.sliceInfo() } catch { throw located(file, node, error.field, error.description) }
             guard let info else {
@@ -84,6 +97,13 @@ public struct ManifestSet: Hashable, Sendable {
             throw located(file, node, path, "\(kind) \(ManifestSet.objectName(node)): \(field): \(reason)")
         } catch {
             throw located(file, node, [], "\(kind): \(error)")
+        }
+    }
+
+    /// Runs one object's API-server checks; a refusal names the file, the field's line and the rule.
+    private func validate(_ file: String, _ node: Node, _ kind: String, _ check: () throws(APIServerValidation.Problem) -> Void) throws(ManifestError) {
+        do { try check() } catch {
+            throw located(file, node, error.path, "\(kind) \(ManifestSet.objectName(node)): \(error.field): \(error.reason)")
         }
     }
 
