@@ -15,6 +15,9 @@ import UserspaceProxy
 public struct ProxyDaemon: Sendable {
     public let config: ProxyConfig
     public let logger: Logger
+    /// Tests stand in their own source for the configured one: it gets the store and returns
+    /// the part that keeps it current.
+    var sourceOverride: (@Sendable (ClusterStore) -> @Sendable () async throws -> Void)?
 
     public init(config: ProxyConfig, logger: Logger) {
         self.config = config
@@ -38,7 +41,7 @@ public struct ProxyDaemon: Sendable {
         let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
         let metrics = ProxyMetrics()
         Self.bootstrapMetricsSystem(metrics.registry)
-        let source = try startSource(store: store, metrics: metrics)
+        let source = try sourceOverride.map { $0(store) } ?? startSource(store: store, metrics: metrics)
         let dataplane = try makeDataplane(metrics: metrics.sync)
         if let userspace = dataplane as? UserspaceDataplane {
             let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() },
@@ -64,13 +67,21 @@ public struct ProxyDaemon: Sendable {
                                 observers: observers, logger: logger)
 
         let servers = OpenServers()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await source() }
-            group.addTask { await runner.run() }
-            group.addTask { await self.serve(metrics: metrics, health: health, into: servers) }
-            // The parts run until cancelled; whichever ends first ends the others.
-            try await group.next()
-            group.cancelAll()
+        // A source that fails (the API unreachable for good, say) stops the program like SIGTERM
+        // does, through the same ordered shutdown below, and then its error is thrown.
+        var failure: (any Error)?
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await source() }
+                group.addTask { await runner.run() }
+                group.addTask { await self.serve(metrics: metrics, health: health, into: servers) }
+                // The parts run until cancelled; whichever ends first ends the others.
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            logger.error("stopping: the source failed", metadata: ["error": "\(error)"])
+            failure = error
         }
         SystemdNotify.send("STOPPING=1")
         if let userspace = dataplane as? UserspaceDataplane {
@@ -81,6 +92,7 @@ public struct ProxyDaemon: Sendable {
         await serviceHealth.closeAll()
         for server in servers.all { await server.close() }
         store.finish()
+        if let failure { throw failure }
     }
 
     /// Reads what must be there before anything is programmed (the manifests; the Kubernetes
