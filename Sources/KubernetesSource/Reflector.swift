@@ -148,7 +148,15 @@ final class Reflector<Resource: ReflectedResource> {
         var count = 0
         repeat {
             var query = [("limit", String(settings.pageSize))]
-            if let token { query.append(("continue", token)) }
+            if let token {
+                query.append(("continue", token))
+            } else if !hasSynced {
+                // As client-go's reflector: the first LIST is served from the API server's watch
+                // cache (resourceVersion=0), not a quorum read of etcd, which matters when every
+                // node of a cluster lists at once (a rollout, the API server's return). A relist
+                // after 410 Gone reads the latest state, as client-go's does.
+                query.append(("resourceVersion", "0"))
+            }
             query += selectors
             let response = try await client.get(resource.path, query: query, timeout: settings.stallTimeout * 4)
             let body = try await response.body.collect(upTo: settings.maxPageBytes)

@@ -18,10 +18,6 @@ import Testing
     }
 
     /// A Service named `svc-N` in namespace `bulk` with one port.
-    func numberedService(_ n: Int) -> Data {
-        Data(#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"svc-\#(n)","namespace":"bulk"},"spec":{"ports":[{"protocol":"TCP","port":80,"targetPort":8080}],"clusterIP":"10.97.0.\#(n)","clusterIPs":["10.97.0.\#(n)"],"type":"ClusterIP"}}"#.utf8)
-    }
-
     func endpoints(_ snapshot: ProxySnapshot, _ name: ServicePortName) -> [String] {
         (snapshot.endpoints[name] ?? []).map(\.description)
     }
@@ -61,6 +57,8 @@ import Testing
         let lists = server.requests.filter { $0.path == Collections.services && !$0.isWatch }
         #expect(lists.map { $0.query["continue"] ?? "-" } == ["-", "3", "6"])
         #expect(lists.allSatisfy { $0.query["limit"] == "3" })
+        // The first LIST from the watch cache, as client-go's (continued pages carry no version).
+        #expect(lists.map { $0.query["resourceVersion"] ?? "-" } == ["0", "-", "-"])
         let watch = server.requests.first { $0.path == Collections.services && $0.isWatch }
         #expect(watch?.query["allowWatchBookmarks"] == "true")
         #expect(watch?.query["timeoutSeconds"] == "300")
@@ -153,7 +151,10 @@ import Testing
             return s.servicePorts[http] == nil && s.servicePorts[portName("edge", "ingress", "https")] != nil
         })
         #expect(source.metrics.value(SourceMetrics.relists, [("resource", "services")]) == relists + 1)
-        #expect(server.requests.filter { !$0.isWatch && $0.path == Collections.services }.count >= 2)
+        let lists = server.requests.filter { !$0.isWatch && $0.path == Collections.services }
+        #expect(lists.count >= 2)
+        // After 410 Gone the relist reads the latest state (no resourceVersion), as client-go's.
+        #expect(lists.first?.query["resourceVersion"] == "0" && lists.last?.query["resourceVersion"] == nil)
         await source.stop()
         await server.stop()
     }

@@ -88,9 +88,24 @@ import Testing
         for _ in 0..<200 {
             var backoff = Backoff(initial: .milliseconds(100), cap: .milliseconds(300), jitter: 0.5)
             let first = backoff.next(using: &random)
-            #expect(first >= .milliseconds(100) && first <= .milliseconds(150))
+            #expect(first >= .milliseconds(50) && first <= .milliseconds(100))
             _ = backoff.next(using: &random)
             #expect(backoff.next(using: &random) <= .milliseconds(300))
         }
+    }
+
+    /// Nodes that lost the API server together: at the cap their waits still differ, so they do
+    /// not all come back in the same instant, and none waits longer than the cap.
+    @Test func atTheCapWaitsStaySpread() {
+        var random = SystemRandomNumberGenerator()
+        let waits = (0..<1000).map { _ -> Duration in
+            var backoff = Backoff()
+            for _ in 0..<10 { _ = backoff.next(using: &random) }
+            return backoff.next(using: &random)
+        }
+        #expect(waits.allSatisfy { $0 >= .milliseconds(2500) && $0 <= .seconds(5) })
+        // Spread over the window: no 100 ms slot holds more than a tenth of the nodes.
+        let slots = Dictionary(grouping: waits) { Int(($0 / .milliseconds(100)).rounded(.down)) }
+        #expect(slots.values.map(\.count).max()! < 100)
     }
 }

@@ -52,6 +52,8 @@ final class FakeAPIServer: Sendable {
         var goneStyle = GoneStyle.httpStatus
         var servedGroupVersions: Set<String> = ["discovery.k8s.io/v1"]
         var acceptedTokens: Set<String>?
+        /// An outage: every request is answered 503 and its connection closed.
+        var down = false
         var requests: [Recorded] = []
         var watchers: [Int: Watcher] = [:]
         var nextWatcher = 0
@@ -106,6 +108,17 @@ final class FakeAPIServer: Sendable {
     var tlsFailures: Int { target.tlsFailures.withLock { $0 } }
 
     func setAcceptedTokens(_ tokens: Set<String>?) { state.withLock { $0.acceptedTokens = tokens } }
+
+    /// Goes down (live watches cut, every request refused with 503) or comes back.
+    func setDown(_ down: Bool) {
+        let cut = state.withLock { s -> [Watcher] in
+            s.down = down
+            guard down else { return [] }
+            defer { s.watchers = [:] }
+            return Array(s.watchers.values)
+        }
+        for w in cut { w.channel.close(promise: nil) }
+    }
     func setServedGroupVersions(_ versions: Set<String>) { state.withLock { $0.servedGroupVersions = versions } }
     func setGoneStyle(_ style: GoneStyle) { state.withLock { $0.goneStyle = style } }
 
@@ -227,6 +240,10 @@ final class FakeAPIServer: Sendable {
         let keepAlive = head.isKeepAlive
         state.withLock { s in
             s.requests.append(Recorded(path: path, query: query, authorization: authorization))
+            if s.down {
+                respond(channel, 503, Self.status(503, "ServiceUnavailable", "the server is down"), keepAlive: false)
+                return
+            }
             if let tokens = s.acceptedTokens {
                 guard let authorization, authorization.hasPrefix("Bearer "), tokens.contains(String(authorization.dropFirst(7))) else {
                     respond(channel, 401, Self.status(401, "Unauthorized", "Unauthorized"), keepAlive: keepAlive)

@@ -111,6 +111,11 @@ struct RunningSource {
     func snapshot() -> ProxySnapshot { store.takeSnapshot().snapshot }
 }
 
+/// A ClusterIP Service `bulk/svc-N` at 10.97.0.N:80, as the API serves it.
+func numberedService(_ n: Int) -> Data {
+    Data(#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"svc-\#(n)","namespace":"bulk"},"spec":{"ports":[{"protocol":"TCP","port":80,"targetPort":8080}],"clusterIP":"10.97.0.\#(n)","clusterIPs":["10.97.0.\#(n)"],"type":"ClusterIP"}}"#.utf8)
+}
+
 func portName(_ namespace: String, _ name: String, _ port: String = "", _ proto: TransportProtocol = .tcp) -> ServicePortName {
     ServicePortName(service: NamespacedName(namespace: namespace, name: name), port: port, protocol: proto)
 }
