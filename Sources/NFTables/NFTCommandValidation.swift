@@ -1,7 +1,8 @@
 extension NFTCommand {
     /// Why the kernel would reject this command for its shape alone, found before sending so the
-    /// error can say more than `EINVAL`; nil when it looks well-formed.
-    var validationFailure: String? {
+    /// error can say more than `EINVAL`; nil when it looks well-formed. Public so a caller can check
+    /// the commands of one object before they join a batch, and leave out only that object.
+    public var validationFailure: String? {
         switch self {
         case .addTable(let table), .deleteTable(let table), .flushTable(let table):
             return Self.nameProblem(table.name)
