@@ -33,18 +33,45 @@ public enum IPTablesRuleValidation {
     }
 
     /// Why `iptables-restore` would refuse this rule (the text after `-A CHAIN `); nil if it would not.
+    /// Splits as `arguments(_:)` does, over the UTF-8 bytes and without building the arguments:
+    /// every rendered rule goes through here.
     public static func problem(inRule rule: String) -> String? {
-        // A line break ends the line: what follows would be read as a rule of its own.
-        if rule.unicodeScalars.contains(where: RuleComment.isControl) { return "control character in rule" }
-        guard let args = arguments(rule) else { return "unterminated quote in rule" }
-        for (i, arg) in args.enumerated() {
-            if arg.utf8.count > argumentMaxBytes { return "argument longer than \(argumentMaxBytes) bytes" }
-            if arg == "--comment" {
-                guard i + 1 < args.count else { return "--comment without text" }
-                if args[i + 1].utf8.count > RuleComment.iptablesMaxBytes { return "comment longer than \(RuleComment.iptablesMaxBytes) bytes" }
+        let commentFlag = Array("--comment".utf8)
+        var quoted = false, escaped = false, started = false
+        var length = 0, isCommentFlag = true  // the argument so far: its length, and whether it still reads "--comment"
+        var previousWasCommentFlag = false
+        var previousByte: UInt8 = 0
+        func endArgument() -> String? {
+            defer { length = 0; isCommentFlag = true; started = false }
+            guard started || length > 0 else { return nil }
+            if length > argumentMaxBytes { return "argument longer than \(argumentMaxBytes) bytes" }
+            if previousWasCommentFlag && length > RuleComment.iptablesMaxBytes { return "comment longer than \(RuleComment.iptablesMaxBytes) bytes" }
+            previousWasCommentFlag = isCommentFlag && length == commentFlag.count
+            return nil
+        }
+        func literal(_ byte: UInt8) {
+            isCommentFlag = isCommentFlag && length < commentFlag.count && commentFlag[length] == byte
+            length += 1
+        }
+        for byte in rule.utf8 {
+            // A line break ends the line: what follows would be read as a rule of its own. C1
+            // controls are U+0080…U+009F, 0xC2 0x80…0x9F in UTF-8.
+            if byte < 0x20 || byte == 0x7F || (previousByte == 0xC2 && (0x80...0x9F).contains(byte)) { return "control character in rule" }
+            previousByte = byte
+            if quoted {
+                if escaped { literal(byte); escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { quoted = false } else { literal(byte) }
+            } else if byte == UInt8(ascii: "\"") {
+                quoted = true
+                started = true
+            } else if byte == UInt8(ascii: " ") {
+                if let problem = endArgument() { return problem }
+            } else {
+                literal(byte)
             }
         }
-        return nil
+        if quoted { return "unterminated quote in rule" }
+        if let problem = endArgument() { return problem }
+        return previousWasCommentFlag ? "--comment without text" : nil
     }
 
     /// Why a chain of this name could not exist.
@@ -60,13 +87,20 @@ extension IPTablesServiceRules {
     /// The first problem in this Service port's lines: its chains' names and rules, and its rules
     /// in the shared dispatch chains.
     var validationFailure: String? {
-        for (ref, rules) in chains.sorted(by: { $0.key < $1.key }) {
+        // Looked for unsorted (the usual case: none); named in a stable order when there is one.
+        guard firstProblem(chains, dispatch) != nil else { return nil }
+        return firstProblem(chains.sorted { $0.key < $1.key }, dispatch.sorted { $0.key < $1.key })
+    }
+
+    private func firstProblem<C: Sequence, D: Sequence>(_ chains: C, _ dispatch: D) -> String?
+    where C.Element == (key: IPTablesChainRef, value: [String]), D.Element == (key: IPTablesChainRef, value: [String]) {
+        for (ref, rules) in chains {
             if let problem = IPTablesRuleValidation.problem(inChainName: ref.name) { return problem }
             for rule in rules {
                 if let problem = IPTablesRuleValidation.problem(inRule: rule) { return "rule in \(ref): \(problem)" }
             }
         }
-        for (ref, rules) in dispatch.sorted(by: { $0.key < $1.key }) {
+        for (ref, rules) in dispatch {
             for rule in rules {
                 if let problem = IPTablesRuleValidation.problem(inRule: rule) { return "rule in \(ref): \(problem)" }
             }

@@ -64,10 +64,11 @@ public struct NFTablesRuleset: Sendable, Hashable {
         var services: [ServicePortName: NFTablesServiceRules] = [:]
         services.reserveCapacity(plan.services.count)
         elements = [:]
+        let validator = NFTablesServiceValidator(renderer)
         // In name order, so the same plan always gets the same key blocks.
         for name in plan.services.keys.sorted() {
             let rules: NFTablesServiceRules
-            switch renderer.validatedServiceRules(plan.services[name]!, slots: &endpointSlots) {
+            switch validator.serviceRules(plan.services[name]!, slots: &endpointSlots) {
             case .success(let r): rules = r
             case .failure(let skip): skipped.append(skip); continue
             }

@@ -1,16 +1,26 @@
 import NFTables
 import ProxyModel
 
-extension NFTablesRenderer {
-    /// The rules of one Service port, or why the kernel would refuse them. A sync is one netlink
-    /// transaction, and a single bad command fails all of it: every Service port is checked here,
-    /// as it is rendered, so a bad one is left out instead (its key blocks given back to `slots`).
-    public func validatedServiceRules(_ plan: ServiceForwardingPlan,
-                                      slots: inout NFTablesEndpointSlots) -> Result<NFTablesServiceRules, SkippedServicePort> {
-        let rules = serviceRules(plan, slots: &slots)
+/// Checks each Service port's rules as they are rendered. A sync is one netlink transaction, and a
+/// single command the kernel refuses fails all of it: a Service port with one is left out instead
+/// (its key blocks given back), so every other Service keeps syncing. Made once per sync: it holds
+/// the shared sets by name, which the elements are checked against.
+public struct NFTablesServiceValidator: Sendable {
+    public let renderer: NFTablesRenderer
+    private let sharedSets: [String: NFTSet]
+
+    public init(_ renderer: NFTablesRenderer) {
+        self.renderer = renderer
+        sharedSets = Dictionary(uniqueKeysWithValues: renderer.sharedSets().map { ($0.name, $0) })
+    }
+
+    /// The rules of one Service port, or why the kernel would refuse them.
+    public func serviceRules(_ plan: ServiceForwardingPlan,
+                             slots: inout NFTablesEndpointSlots) -> Result<NFTablesServiceRules, SkippedServicePort> {
+        let rules = renderer.serviceRules(plan, slots: &slots)
         guard let reason = validationFailure(rules) else { return .success(rules) }
         slots.release(plan.name)
-        return .failure(SkippedServicePort(name: plan.name, family: family, reason: reason))
+        return .failure(SkippedServicePort(name: plan.name, family: renderer.family, reason: reason))
     }
 
     /// The first problem the command validation finds in what one Service port adds: its chains,
@@ -25,9 +35,8 @@ extension NFTablesRenderer {
         for set in rules.sets {
             if let problem = NFTCommand.addSet(set).validationFailure { return "set \(set.name): \(problem)" }
         }
-        let shared = rules.elements.isEmpty ? [:] : Dictionary(uniqueKeysWithValues: sharedSets().map { ($0.name, $0) })
-        for (name, elements) in rules.elements.sorted(by: { $0.key < $1.key }) {
-            guard let set = shared[name] ?? endpointMap(named: name) else { return "elements for \(name), which is not a shared set" }
+        for (name, elements) in rules.elements {
+            guard let set = sharedSets[name] ?? endpointMap(named: name) else { return "elements for \(name), which is not a shared set" }
             if let problem = NFTCommand.addElements(set, elements).validationFailure { return "element of \(name): \(problem)" }
         }
         return nil
@@ -35,8 +44,9 @@ extension NFTablesRenderer {
 
     /// The `service-endpoints-M` map of that name, if it is one.
     func endpointMap(named name: String) -> NFTSet? {
-        let prefix = NFTablesNames.serviceEndpoints(0).dropLast()
-        guard name.hasPrefix(prefix), let index = Int(name.dropFirst(prefix.count)), index >= 0 else { return nil }
-        return endpointMap(index)
+        let prefix = "service-endpoints-"
+        guard name.hasPrefix(prefix), let index = Int(name.dropFirst(prefix.count)), index >= 0,
+              NFTablesNames.serviceEndpoints(index) == name else { return nil }
+        return renderer.endpointMap(index)
     }
 }

@@ -50,6 +50,7 @@ import Testing
         #expect(!h.contains("\"") && !h.contains("\n"))
         #expect(h.hasPrefix("ünïcødé-👩🏽‍💻-ßß"))
         #expect(RuleComment.nftables("ns1/web:http") == "ns1/web:http")
+        #expect(RuleComment.nftables("a\u{85}b\u{7F}c\td") == "a b c d")
     }
 
     /// The batch that failed every sync ("comment longer than 127 bytes") now validates whole.
@@ -126,6 +127,10 @@ import Testing
         #expect(V.problem(inRule: "-m comment --comment \"a -j ACCEPT") == "unterminated quote in rule")
         #expect(V.problem(inRule: "-m comment --comment \"\(String(repeating: "a", count: 256))\"") == "comment longer than 255 bytes")
         #expect(V.problem(inRule: "-m comment --comment \"\(String(repeating: "a", count: 255))\" -j SKP-X") == nil)
+        #expect(V.problem(inRule: "-m comment --comment \"a\u{85}b\" -j ACCEPT") == "control character in rule")
+        #expect(V.problem(inRule: "-m comment --comment") == "--comment without text")
+        #expect(V.problem(inRule: "-m comment --comment \"a\\\"b ü\" -j ACCEPT") == nil)
+        #expect(V.problem(inRule: "-m comment --comment \"\(String(repeating: "ü", count: 128))\"") == "comment longer than 255 bytes")
         #expect(V.problem(inChainName: "SKP-SVC-" + String(repeating: "A", count: 21)) != nil)
         var rules = IPTablesServiceRules()
         rules.add(IPTablesRenderer.natServices, "-d 1.2.3.4/32 -m comment --comment \"x\" y\" -j SKP-SVC-X")
