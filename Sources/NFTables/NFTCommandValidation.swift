@@ -1,7 +1,8 @@
 extension NFTCommand {
     /// Why the kernel would reject this command for its shape alone, found before sending so the
-    /// error can say more than `EINVAL`; nil when it looks well-formed.
-    var validationFailure: String? {
+    /// error can say more than `EINVAL`; nil when it looks well-formed. Public so a caller can check
+    /// the commands of one object before they join a batch, and leave out only that object.
+    public var validationFailure: String? {
         switch self {
         case .addTable(let table), .deleteTable(let table), .flushTable(let table):
             return Self.nameProblem(table.name)
@@ -9,11 +10,13 @@ extension NFTCommand {
             return Self.nameProblem(chain.table.name) ?? Self.nameProblem(chain.name)
         case .addRule(let rule):
             if let comment = rule.comment, comment.utf8.count > 127 { return "comment longer than 127 bytes" }
-            for expression in rule.expressions {
-                if case .lookup(.anonymous(let set), _, _, _) = expression {
-                    for element in set.elements {
-                        if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping, isInterval: set.isInterval) {
-                            return problem
+            // Statement by statement: no flattened copy of every expression for each rule checked.
+            for statement in rule.statements {
+                for expression in statement.expressions {
+                    if case .lookup(.anonymous(let set), _, _, _) = expression {
+                        let shape = ElementShape(keyType: set.keyType, mapping: set.mapping, isInterval: set.isInterval)
+                        for element in set.elements {
+                            if let problem = shape.problem(element) { return problem }
                         }
                     }
                 }
@@ -26,12 +29,11 @@ extension NFTCommand {
         case .deleteSet(let set), .flushSet(let set):
             return Self.nameProblem(set.name)
         case .addElements(let set, let elements), .deleteElements(let set, let elements):
+            let shape = ElementShape(keyType: set.keyType, mapping: set.mapping, isInterval: set.flags.contains(.interval))
+            let timeouts = set.flags.contains(.timeout)
             for element in elements {
-                if let problem = Self.elementProblem(element, keyType: set.keyType, mapping: set.mapping,
-                                                     isInterval: set.flags.contains(.interval)) {
-                    return problem
-                }
-                if element.timeout != nil && !set.flags.contains(.timeout) { return "element timeout needs a set with flags timeout" }
+                if let problem = shape.problem(element) { return problem }
+                if element.timeout != nil && !timeouts { return "element timeout needs a set with flags timeout" }
             }
             return nil
         }
@@ -42,19 +44,37 @@ extension NFTCommand {
         if name.utf8.count > 255 { return "name longer than 255 bytes" }
         return nil
     }
+}
 
-    private static func elementProblem(_ element: NFTSetElement, keyType: NFTDataType, mapping: NFTSet.Mapping?, isInterval: Bool) -> String? {
-        if element.key.bytes.count != keyType.length {
-            return "element key \(element.key) is \(element.key.bytes.count) bytes, \(keyType) needs \(keyType.length)"
+/// What every element of one set must look like, worked out once per set rather than per element
+/// (a type's length walks its components).
+private struct ElementShape {
+    let keyType: NFTDataType
+    let keyLength: Int
+    let mapping: NFTSet.Mapping?
+    let valueLength: Int?
+    let isInterval: Bool
+
+    init(keyType: NFTDataType, mapping: NFTSet.Mapping?, isInterval: Bool) {
+        self.keyType = keyType
+        keyLength = keyType.length
+        self.mapping = mapping
+        if case .data(let type) = mapping { valueLength = type.length } else { valueLength = nil }
+        self.isInterval = isInterval
+    }
+
+    func problem(_ element: NFTSetElement) -> String? {
+        if element.key.bytes.count != keyLength {
+            return "element key \(element.key) is \(element.key.bytes.count) bytes, \(keyType) needs \(keyLength)"
         }
         if let end = element.keyEnd {
             if !isInterval { return "a range element needs a set with flags interval" }
-            if end.bytes.count != keyType.length { return "element key end is \(end.bytes.count) bytes, \(keyType) needs \(keyType.length)" }
+            if end.bytes.count != keyLength { return "element key end is \(end.bytes.count) bytes, \(keyType) needs \(keyLength)" }
         }
         switch (mapping, element.value) {
         case (nil, nil), (.verdict, .verdict): return nil
         case (.data(let type), .data(let value)):
-            return value.bytes.count == type.length ? nil : "element value is \(value.bytes.count) bytes, \(type) needs \(type.length)"
+            return value.bytes.count == valueLength ? nil : "element value is \(value.bytes.count) bytes, \(type) needs \(type.length)"
         case (nil, _): return "a set element has no value"
         case (_, nil): return "a map element needs a value"
         default: return "element value does not match the map's type"

@@ -11,6 +11,7 @@ final class RuleSyncDataplane: Dataplane {
     private let logger: Logger
     private let queue: DispatchQueue
     private let metrics: SyncMetrics?
+    private let skippedMetrics: SkippedServicePortMetrics?
     /// Rules NAT in the kernel: removed endpoints leave conntrack entries to delete after a sync.
     var natsInKernel: Bool { true }
     let fullSyncPeriod: Duration?
@@ -20,6 +21,7 @@ final class RuleSyncDataplane: Dataplane {
         self.backend = backend
         self.fullSyncPeriod = fullSyncPeriod
         self.metrics = metrics
+        skippedMetrics = metrics.map { SkippedServicePortMetrics(registry: $0.registry, backend: name) }
         self.logger = logger
         queue = DispatchQueue(label: "swift-kube-proxy.\(name)-sync")
     }
@@ -32,6 +34,13 @@ final class RuleSyncDataplane: Dataplane {
             }
         }
         metrics?.rulesInstalled(report.totalRules, dataplane: name)
+        // One Service port the backend cannot program is left out, not the whole sync: say which.
+        for skip in report.skipped {
+            logger.error("service port skipped: the backend cannot program its rules",
+                         metadata: ["dataplane": "\(name)", "servicePort": "\(skip.name)", "family": "\(skip.family)",
+                                    "reason": "\(skip.reason)"])
+        }
+        skippedMetrics?.skipped(report.skipped.count)
         logger.debug("rules written", metadata: ["dataplane": "\(name)", "full": "\(report.full)", "rules": "\(report.rulesWritten)",
                                                  "bytes": "\(report.bytesWritten)", "noLocalEndpoints": "\(report.noLocalEndpoints)"])
     }

@@ -103,7 +103,10 @@ public final class IPTablesBackend: RuleSyncBackend {
                 if let service = snapshot.servicePorts[name],
                    let plan = ServiceForwardingPlan(service: service, endpoints: snapshot.endpoints[name] ?? [],
                                                     node: snapshot.node, config: config, family: family) {
-                    after = renderer.serviceRules(plan, nodePorts: scope)
+                    switch renderer.validatedServiceRules(plan, nodePorts: scope) {
+                    case .success(let rules): after = rules
+                    case .failure(let skip): report.skipped.append(skip)  // rendered as gone: its old rules go
+                    }
                     if plan.dropsInternalForNoLocalEndpoints { fs.noLocalInternal.insert(name) }
                     if plan.dropsExternalForNoLocalEndpoints { fs.noLocalExternal.insert(name) }
                 }
@@ -131,6 +134,7 @@ public final class IPTablesBackend: RuleSyncBackend {
         fs.noLocalExternal = Set(plan.services.filter { $0.value.dropsExternalForNoLocalEndpoints }.keys)
         fs.totals = Dictionary(uniqueKeysWithValues: IPTablesTable.allCases.map { ($0, ruleset.ruleCount($0)) })
         report.full = true
+        report.skipped += ruleset.skipped
         report.add(input)
     }
 

@@ -102,7 +102,8 @@ public struct IPTablesRenderer: Sendable {
         let internalChain = plan.internalPolicyIsLocal ? svlChain : svcChain
         let lbChain = plan.filtersLoadBalancerSources ? fwChain : extChain
         func match(_ address: IPAddress, _ port: Int) -> String { "-d \(address) \(proto) --dport \(port)" }
-        func comment(_ what: String) -> String { "-m comment --comment \"\(name) \(what)\"" }
+        // Names come from tenants: `RuleComment` quotes, escapes and cuts them to one inert argument.
+        func comment(_ what: String) -> String { "-m comment --comment " + RuleComment.iptables("\(name) \(what)") }
         func verdictTarget(_ v: TrafficVerdict) -> String { v == .reject ? "REJECT" : "DROP" }
 
         let internalVerdict = plan.internalVerdict

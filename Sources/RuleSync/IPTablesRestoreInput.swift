@@ -5,6 +5,8 @@ import ProxyModel
 public struct IPTablesRuleset: Sendable, Hashable {
     public var global: [IPTablesChainRef: [String]]
     public var services: [ServicePortName: IPTablesServiceRules]
+    /// Service ports of the plan left out because `iptables-restore` would refuse their rules.
+    public var skipped: [SkippedServicePort] = []
 
     public init(global: [IPTablesChainRef: [String]], services: [ServicePortName: IPTablesServiceRules]) {
         self.global = global
@@ -15,8 +17,14 @@ public struct IPTablesRuleset: Sendable, Hashable {
         global = renderer.globalChains(nodePorts: plan.nodePorts)
         var services: [ServicePortName: IPTablesServiceRules] = [:]
         services.reserveCapacity(plan.services.count)
-        for (name, service) in plan.services { services[name] = renderer.serviceRules(service, nodePorts: plan.nodePorts) }
+        for (name, service) in plan.services {
+            switch renderer.validatedServiceRules(service, nodePorts: plan.nodePorts) {
+            case .success(let rules): services[name] = rules
+            case .failure(let skip): skipped.append(skip)
+            }
+        }
         self.services = services
+        skipped.sort { $0.name < $1.name }
     }
 
     /// Every chain of ours this ruleset holds.

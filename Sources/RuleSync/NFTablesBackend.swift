@@ -106,6 +106,7 @@ public final class NFTablesBackend: RuleSyncBackend {
             var rendered: [ServicePortName: NFTablesServiceRules?] = [:]
             var noLocalInternal = fs.noLocalInternal, noLocalExternal = fs.noLocalExternal
             var slots = fs.applied!.endpointSlots
+            let validator = NFTablesServiceValidator(renderer)
             // Sorted, so the same change always gets the same key blocks.
             for name in changes.changed.sorted() {
                 noLocalInternal.remove(name)
@@ -114,7 +115,10 @@ public final class NFTablesBackend: RuleSyncBackend {
                 if let service = snapshot.servicePorts[name],
                    let plan = ServiceForwardingPlan(service: service, endpoints: snapshot.endpoints[name] ?? [],
                                                     node: snapshot.node, config: config, family: family) {
-                    rules = renderer.serviceRules(plan, slots: &slots)
+                    switch validator.serviceRules(plan, slots: &slots) {
+                    case .success(let r): rules = r
+                    case .failure(let skip): report.skipped.append(skip)  // rendered as gone: its old rules go
+                    }
                     if plan.dropsInternalForNoLocalEndpoints { noLocalInternal.insert(name) }
                     if plan.dropsExternalForNoLocalEndpoints { noLocalExternal.insert(name) }
                 } else {
@@ -161,6 +165,7 @@ public final class NFTablesBackend: RuleSyncBackend {
         fs.noLocalInternal = Set(plan.services.filter { $0.value.dropsInternalForNoLocalEndpoints }.keys)
         fs.noLocalExternal = Set(plan.services.filter { $0.value.dropsExternalForNoLocalEndpoints }.keys)
         report.full = true
+        report.skipped += ruleset.skipped
         report.add(t, bytes: bytes)
     }
 

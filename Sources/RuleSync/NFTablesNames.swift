@@ -70,11 +70,12 @@ public enum NFTablesNames {
     static let baseLengthMax = 240
 
     /// kube-proxy's `hashAndTruncate`: 8 characters of base32(SHA-256(name)), a dash, the name,
-    /// cut to `baseLengthMax` with "..." (the hash keeps cut names unique).
+    /// cut to `baseLengthMax` bytes with "..." (the hash keeps cut names unique). The cut falls
+    /// between characters: a name from a file manifest may be anything, not only ASCII.
     static func hashAndTruncate(_ name: String) -> String {
         let hash = String(Base32.encode(SHA256.digest(Array(name.utf8))).prefix(8))
-        var text = hash + "-" + name
-        if text.utf8.count > baseLengthMax { text = String(text.utf8.prefix(baseLengthMax - 3))! + "..." }
+        let text = hash + "-" + name
+        if text.utf8.count > baseLengthMax { return text.prefix(utf8Bytes: baseLengthMax - 3) + "..." }
         return text
     }
 

@@ -48,8 +48,9 @@ public struct NFTablesRenderer: Sendable {
     }
 
     func chain(_ name: String) -> NFTChain { .regular(name, in: table) }
+    /// Comments may hold tenants' names: `RuleComment` makes them fit and keeps them inert.
     func rule(_ chain: String, _ statements: [NFTStatement], comment: String? = nil) -> NFTRule {
-        NFTRule(table: table, chain: chain, statements, comment: comment)
+        NFTRule(table: table, chain: chain, statements, comment: comment.map(RuleComment.nftables))
     }
 
     /// `SADDR [!=] PREFIX` for one prefix, `SADDR [!=] { P, Q }` for several.
@@ -158,7 +159,8 @@ public struct NFTablesRenderer: Sendable {
             for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
         }
         let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
-        let comment = name.description
+        // On every element of this Service port; rule comments go through `rule(…)`.
+        let comment = RuleComment.nftables(name.description)
         func key(_ address: IPAddress, _ port: Int) -> NFTValue {
             .concat(Self.value(address), .proto(proto), .port(UInt16(port)))
         }
@@ -213,7 +215,7 @@ public struct NFTablesRenderer: Sendable {
                 }
             }
             out.chains.append(NFTablesChainRules(chain(fwChain), [
-                rule(fwChain, [.match(saddr, negated: true, anyOf: allowed.map(Self.prefix)), .drop], comment: "\(comment) loadBalancerSourceRanges"),
+                rule(fwChain, [.match(saddr, negated: true, anyOf: allowed.map(Self.prefix)), .drop], comment: "\(name) loadBalancerSourceRanges"),
             ]))
         }
 
@@ -225,7 +227,7 @@ public struct NFTablesRenderer: Sendable {
             } else if plan.usesClusterEndpoints {
                 let pods = plan.masquerade.externalLocalPodSources
                 if !pods.isEmpty {
-                    rules.append(rule(extChain, [sourceMatch(pods, negated: false), .goto(svcChain)], comment: "pod traffic for \(comment) external destinations"))
+                    rules.append(rule(extChain, [sourceMatch(pods, negated: false), .goto(svcChain)], comment: "pod traffic for \(name) external destinations"))
                 }
                 if plan.masquerade.externalLocalNodeSourcesToCluster {
                     rules.append(rule(extChain, [Self.fibSaddrTypeLocal, .jump(N.markForMasquerade)], comment: "masquerade local traffic"))

@@ -55,6 +55,8 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// Which keys of which `service-endpoints-M` map each endpoint-choice chain holds.
     public var endpointSlots = NFTablesEndpointSlots()
     var elements: [String: NFTablesElementTable]
+    /// Service ports of the plan left out because the kernel would refuse their rules.
+    public var skipped: [SkippedServicePort] = []
 
     public init(plan: ForwardingPlan, renderer: NFTablesRenderer) {
         table = renderer.table
@@ -62,9 +64,14 @@ public struct NFTablesRuleset: Sendable, Hashable {
         var services: [ServicePortName: NFTablesServiceRules] = [:]
         services.reserveCapacity(plan.services.count)
         elements = [:]
+        let validator = NFTablesServiceValidator(renderer)
         // In name order, so the same plan always gets the same key blocks.
         for name in plan.services.keys.sorted() {
-            let rules = renderer.serviceRules(plan.services[name]!, slots: &endpointSlots)
+            let rules: NFTablesServiceRules
+            switch validator.serviceRules(plan.services[name]!, slots: &endpointSlots) {
+            case .success(let r): rules = r
+            case .failure(let skip): skipped.append(skip); continue
+            }
             services[name] = rules
             for (set, list) in rules.elements {
                 for element in list {

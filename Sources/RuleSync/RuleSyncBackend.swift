@@ -27,6 +27,10 @@ public struct SyncReport: Sendable, Hashable {
     public var noLocalEndpointsInternal: Int
     /// Service ports with `externalTrafficPolicy: Local`, endpoints elsewhere but none here: external traffic dropped.
     public var noLocalEndpointsExternal: Int
+    /// Service ports this sync rendered but left out, as the backend could not program them
+    /// (`swift_kube_proxy_sync_skipped_service_ports_total`). Only those rendered by this sync:
+    /// an incremental sync does not list a skipped port again until it changes.
+    public var skipped: [SkippedServicePort] = []
 
     public init(full: Bool, rulesWritten: Int = 0, chainsWritten: Int = 0, chainsDeleted: Int = 0, bytesWritten: Int = 0,
                 totalRules: [String: Int] = [:], noLocalEndpointsInternal: Int = 0, noLocalEndpointsExternal: Int = 0) {

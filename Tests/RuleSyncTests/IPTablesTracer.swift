@@ -69,17 +69,8 @@ struct IPTablesTracer {
         }
     }
 
-    static func tokenize(_ line: String) -> [String] {
-        var words: [String] = [], current = "", quoted = false
-        for ch in line {
-            if ch == "\"" { quoted.toggle(); continue }
-            if ch == " " && !quoted {
-                if !current.isEmpty { words.append(current); current = "" }
-            } else { current.append(ch) }
-        }
-        if !current.isEmpty { words.append(current) }
-        return words
-    }
+    /// As `iptables-restore` splits a line (quotes and their escapes included).
+    static func tokenize(_ line: String) -> [String] { IPTablesRuleValidation.arguments(line) ?? [] }
 
     static func parse(_ text: String) -> Rule { parse(tokenize(text)[...]) }
 

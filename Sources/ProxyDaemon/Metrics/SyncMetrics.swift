@@ -17,7 +17,7 @@ public final class SyncMetrics: Sendable {
     private let noLocalEndpointsInternal, noLocalEndpointsExternal: Gauge
     private let iptablesRestoreFailures, nftablesSyncFailures, userspaceRedirectFailures: Counter
     private let conntrackDeleted: Counter
-    private let registry: PrometheusCollectorRegistry
+    let registry: PrometheusCollectorRegistry
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry

@@ -1,0 +1,52 @@
+import NFTables
+import ProxyModel
+
+/// Checks each Service port's rules as they are rendered. A sync is one netlink transaction, and a
+/// single command the kernel refuses fails all of it: a Service port with one is left out instead
+/// (its key blocks given back), so every other Service keeps syncing. Made once per sync: it holds
+/// the shared sets by name, which the elements are checked against.
+public struct NFTablesServiceValidator: Sendable {
+    public let renderer: NFTablesRenderer
+    private let sharedSets: [String: NFTSet]
+
+    public init(_ renderer: NFTablesRenderer) {
+        self.renderer = renderer
+        sharedSets = Dictionary(uniqueKeysWithValues: renderer.sharedSets().map { ($0.name, $0) })
+    }
+
+    /// The rules of one Service port, or why the kernel would refuse them.
+    public func serviceRules(_ plan: ServiceForwardingPlan,
+                             slots: inout NFTablesEndpointSlots) -> Result<NFTablesServiceRules, SkippedServicePort> {
+        let rules = renderer.serviceRules(plan, slots: &slots)
+        guard let reason = validationFailure(rules) else { return .success(rules) }
+        slots.release(plan.name)
+        return .failure(SkippedServicePort(name: plan.name, family: renderer.family, reason: reason))
+    }
+
+    /// The first problem the command validation finds in what one Service port adds: its chains,
+    /// rules and affinity sets, and its elements checked against the shared map they go to.
+    func validationFailure(_ rules: NFTablesServiceRules) -> String? {
+        for chain in rules.chains {
+            if let problem = NFTCommand.addChain(chain.chain).validationFailure { return "chain \(chain.name): \(problem)" }
+            for rule in chain.rules {
+                if let problem = NFTCommand.addRule(rule).validationFailure { return "rule in \(chain.name): \(problem)" }
+            }
+        }
+        for set in rules.sets {
+            if let problem = NFTCommand.addSet(set).validationFailure { return "set \(set.name): \(problem)" }
+        }
+        for (name, elements) in rules.elements {
+            guard let set = sharedSets[name] ?? endpointMap(named: name) else { return "elements for \(name), which is not a shared set" }
+            if let problem = NFTCommand.addElements(set, elements).validationFailure { return "element of \(name): \(problem)" }
+        }
+        return nil
+    }
+
+    /// The `service-endpoints-M` map of that name, if it is one.
+    func endpointMap(named name: String) -> NFTSet? {
+        let prefix = "service-endpoints-"
+        guard name.hasPrefix(prefix), let index = Int(name.dropFirst(prefix.count)), index >= 0,
+              NFTablesNames.serviceEndpoints(index) == name else { return nil }
+        return renderer.endpointMap(index)
+    }
+}
