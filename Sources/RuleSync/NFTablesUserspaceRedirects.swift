@@ -132,7 +132,7 @@ public enum NFTablesUserspaceRedirects {
         let ours = redirects.filter { $0.address.family == family }
         let elements = ours.map { r in
             NFTSetElement(key: .concat(NFTValue(bytes: r.address.bytes), .proto(NFTablesRenderer.proto(r.protocol)), .port(UInt16(r.port))),
-                          value: .data(.port(UInt16(r.listenerPort))), comment: r.service?.description)
+                          value: .data(.port(UInt16(r.listenerPort))), comment: r.service.map { RuleComment.nftables($0.description) })
         }
         if !elements.isEmpty { batch.add(elements, to: map) }
         // Several redirects share a portal (a Service port's ClusterIPs and ExternalIPs): each once.
