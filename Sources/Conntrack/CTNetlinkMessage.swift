@@ -95,14 +95,17 @@ enum CTNetlinkMessage {
 
     /// The entry in one IPCTNL_MSG_CT_NEW message of a dump, or nil for anything else (an entry of a
     /// protocol without ports still decodes, with ports 0).
-    static func decodeFlow(_ message: [UInt8]) -> ConntrackFlow? {
+    static func decodeFlow(_ message: [UInt8]) -> ConntrackFlow? { decodeFlow(message[...]) }
+
+    /// The same, for a message seen in place in a receive buffer (a dump decodes each as it arrives).
+    static func decodeFlow(_ message: ArraySlice<UInt8>) -> ConntrackFlow? {
         guard message.count >= headerSize + nfgenmsgSize else { return nil }
-        let type = host16(message[...], at: 4)
+        let type = host16(message, at: message.startIndex + 4)
         guard type == messageType(.new) else { return nil }
         var original: ConntrackTuple?
         var reply: ConntrackTuple?
         var zone: UInt16 = 0
-        for (attrType, payload) in attributes(message[(headerSize + nfgenmsgSize)...]) {
+        for (attrType, payload) in attributes(message[(message.startIndex + headerSize + nfgenmsgSize)...]) {
             switch attrType {
             case CT.Attr.tupleOrig.rawValue: original = decodeTuple(payload)
             case CT.Attr.tupleReply.rawValue: reply = decodeTuple(payload)
