@@ -134,6 +134,8 @@ struct ConntrackCleanupReport: Sendable {
     var restarts = 0
     var interrupted = false
     var seconds = 0.0
+    /// Of which the dump (with the decisions).
+    var dumpSeconds = 0.0
     var error: ConntrackError?
 
     /// Blocking: dump with the policy deciding on each entry as it arrives, then delete the stale
@@ -149,7 +151,9 @@ struct ConntrackCleanupReport: Sendable {
 
     private mutating func reconcile(_ conntrack: Conntrack, policy: StaleFlowPolicy, deadline: ContinuousClock.Instant) {
         do {
+            let dumpStart = ContinuousClock.now
             let dump = try conntrack.dump(family: policy.family) { policy.decide($0) == .delete }
+            dumpSeconds = Self.seconds(ContinuousClock.now - dumpStart)
             scanned = dump.scanned
             stale = dump.kept.count
             restarts = dump.restarts
