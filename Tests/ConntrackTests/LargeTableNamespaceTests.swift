@@ -96,6 +96,36 @@ struct LargeTableNamespaceTests {
     }
 }
 
+/// Past its deadline a cleanup stops deleting (after the one batch it always sends) and says how
+/// many it left; the next cleanup takes the rest.
+@Suite(.serialized, .enabled(if: getuid() == 0, "needs root for network namespaces"))
+struct CleanupDeadlineNamespaceTests {
+    @Test func aCleanupPastItsDeadlineStopsDeletingAndTheNextOneFinishes() async throws {
+        let ns = try TestNamespace(prefix: "skp-ddl")
+        defer { ns.remove() }
+        let count = 10_000
+        try ConntrackTableFiller.insert(namespace: ns.name, count: count, entry: LargeTableNamespaceTests.entry)
+        let snapshot = ProxySnapshot(
+            node: NodeInfo(name: "n"),
+            servicePorts: [LargeTableNamespaceTests.dns: ServicePort(name: LargeTableNamespaceTests.dns, clusterIPs: [IPAddress("172.30.0.10")!], port: 53)],
+            endpoints: [LargeTableNamespaceTests.dns: [Endpoint(address: IPAddress("10.244.0.5")!, port: 5353)]])
+        let conntrack = try Conntrack(networkNamespace: ns.name)
+        let stale = count / 10
+
+        let late = ConntrackCleaner(conntrack: conntrack, metrics: nil, logger: Logger(label: "test"), deadline: .zero, families: [.ipv4])
+        let first = try #require(await late.clean(snapshot).first)
+        #expect(first.stale == stale)
+        #expect(first.deleted.deleted == Conntrack.deleteBatchSize)
+        #expect(first.deleted.notAttempted == stale - Conntrack.deleteBatchSize)
+
+        let onTime = ConntrackCleaner(conntrack: conntrack, metrics: nil, logger: Logger(label: "test"), families: [.ipv4])
+        let second = try #require(await onTime.clean(snapshot).first)
+        #expect(second.stale == stale - Conntrack.deleteBatchSize)
+        #expect(second.deleted.deleted == second.stale)
+        #expect(second.deleted.notAttempted == 0)
+    }
+}
+
 /// This process's resident memory from /proc/self/status; the peak (VmHWM) can be reset by writing
 /// 5 to /proc/self/clear_refs.
 enum Memory {
