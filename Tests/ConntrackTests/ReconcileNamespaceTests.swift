@@ -145,4 +145,25 @@ struct ReconcileNamespaceTests {
         // Every call either started a cleanup or was folded into the running one's next round.
         #expect(runs >= 1 && runs <= 20)
     }
+
+    /// Through `synced` (as the runner calls it): kube-proxy's reconciler metrics, per family.
+    @Test func aSyncRecordsTheReconcilerMetrics() async throws {
+        let ns = try namespace()
+        defer { ns.remove() }
+        // Two entries to the Service: one answered by its endpoint, one by an address that is none.
+        try ConntrackTableFiller.insert(namespace: ns.name, count: 2) { i in
+            .init(client: 0xC000_0214, clientPort: UInt16(40000 + i), destination: 0xC633_6401, destinationPort: 53,
+                  replier: i == 0 ? 0xC000_020B : 0xC000_020A, replierPort: 5353)
+        }
+        let metrics = ProxyMetrics()
+        let cleaner = ConntrackCleaner(conntrack: try Conntrack(networkNamespace: ns.name), metrics: metrics.sync,
+                                       logger: Logger(label: "test"), families: [.ipv4, .ipv6])
+        let s = snapshot([Endpoint(address: IPAddress("192.0.2.11")!, port: 5353)])
+        await cleaner.synced(CompletedSync(previous: nil, snapshot: s, diff: SnapshotDiff(from: s, to: s), full: true))
+        let text = metrics.render()
+        #expect(text.contains(#"kubeproxy_conntrack_reconciler_deleted_entries_total{ip_family="IPv4"} 1"#))
+        #expect(text.contains(#"kubeproxy_conntrack_reconciler_sync_duration_seconds_count{ip_family="IPv4"} 1"#))
+        #expect(text.contains(#"kubeproxy_conntrack_reconciler_sync_duration_seconds_count{ip_family="IPv6"} 1"#))
+        #expect(try flows(ns, to: "198.51.100.1").map(\.reply.source) == [IPAddress("192.0.2.11")!])
+    }
 }
