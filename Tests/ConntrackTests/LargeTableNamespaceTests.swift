@@ -44,7 +44,7 @@ struct LargeTableNamespaceTests {
         let ns = try TestNamespace(prefix: "skp-big")
         defer { ns.remove() }
         let fillStart = ContinuousClock.now
-        try ConntrackTableFiller.insert(namespace: ns.name, count: count, entry: Self.entry)
+        try await offPool { try ConntrackTableFiller.insert(namespace: ns.name, count: count, entry: Self.entry) }
         let fillTime = ContinuousClock.now - fillStart
 
         let snapshot = ProxySnapshot(
@@ -71,27 +71,32 @@ struct LargeTableNamespaceTests {
 
         // What is left: every entry but the stale ones (streamed and counted, not collected).
         let conntrack = try Conntrack(networkNamespace: ns.name)
-        var left = 0, staleLeft = 0
-        let gone = IPAddress("10.244.0.9")!
-        _ = try conntrack.dump(family: .ipv4) { flow in
-            left += 1
-            if flow.reply.source == gone { staleLeft += 1 }
-            return false
+        let (left, staleLeft) = try await offPool {
+            var left = 0, staleLeft = 0
+            let gone = IPAddress("10.244.0.9")!
+            _ = try conntrack.dump(family: .ipv4) { flow in
+                left += 1
+                if flow.reply.source == gone { staleLeft += 1 }
+                return false
+            }
+            return (left, staleLeft)
         }
         #expect(left == count - stale)
         #expect(staleLeft == 0)
 
         // For contrast: collecting the whole table, as the cleanup did before.
         Memory.resetPeak()
-        let all = try conntrack.flows(family: .ipv4)
-        let collected = Memory.read()
-        #expect(all.count == count - stale)
+        let (allCount, collected) = try await offPool {
+            let all = try conntrack.flows(family: .ipv4)
+            return (all.count, Memory.read())
+        }
+        #expect(allCount == count - stale)
 
         print("""
             conntrack large table: \(count) entries (filled in \(fillTime)); cleanup: \(report.scanned) scanned, \
             \(report.deleted.deleted) deleted in \(took) (dump and decisions \(report.dumpSeconds) s, restarts \(report.restarts)); \
             RSS before \(before.rssKiB) KiB, peak during cleanup \(after.peakKiB) KiB (+\(after.peakKiB - before.rssKiB) KiB); \
-            collecting the \(all.count) remaining entries instead peaks at +\(collected.peakKiB - before.rssKiB) KiB
+            collecting the \(allCount) remaining entries instead peaks at +\(collected.peakKiB - before.rssKiB) KiB
             """)
     }
 }
@@ -104,7 +109,7 @@ struct CleanupDeadlineNamespaceTests {
         let ns = try TestNamespace(prefix: "skp-ddl")
         defer { ns.remove() }
         let count = 10_000
-        try ConntrackTableFiller.insert(namespace: ns.name, count: count, entry: LargeTableNamespaceTests.entry)
+        try await offPool { try ConntrackTableFiller.insert(namespace: ns.name, count: count, entry: LargeTableNamespaceTests.entry) }
         let snapshot = ProxySnapshot(
             node: NodeInfo(name: "n"),
             servicePorts: [LargeTableNamespaceTests.dns: ServicePort(name: LargeTableNamespaceTests.dns, clusterIPs: [IPAddress("172.30.0.10")!], port: 53)],
@@ -123,6 +128,14 @@ struct CleanupDeadlineNamespaceTests {
         #expect(second.stale == stale - Conntrack.deleteBatchSize)
         #expect(second.deleted.deleted == second.stale)
         #expect(second.deleted.notAttempted == 0)
+    }
+}
+
+/// Runs blocking netlink work of a test on a dispatch thread, as the cleaner does, so that it does
+/// not hold one of the cooperative pool's few threads (other suites run meanwhile).
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }
 
