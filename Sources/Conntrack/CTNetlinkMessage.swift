@@ -95,14 +95,17 @@ enum CTNetlinkMessage {
 
     /// The entry in one IPCTNL_MSG_CT_NEW message of a dump, or nil for anything else (an entry of a
     /// protocol without ports still decodes, with ports 0).
-    static func decodeFlow(_ message: [UInt8]) -> ConntrackFlow? {
+    static func decodeFlow(_ message: [UInt8]) -> ConntrackFlow? { decodeFlow(message[...]) }
+
+    /// The same, for a message seen in place in a receive buffer (a dump decodes each as it arrives).
+    static func decodeFlow(_ message: ArraySlice<UInt8>) -> ConntrackFlow? {
         guard message.count >= headerSize + nfgenmsgSize else { return nil }
-        let type = host16(message[...], at: 4)
+        let type = host16(message, at: message.startIndex + 4)
         guard type == messageType(.new) else { return nil }
         var original: ConntrackTuple?
         var reply: ConntrackTuple?
         var zone: UInt16 = 0
-        for (attrType, payload) in attributes(message[(headerSize + nfgenmsgSize)...]) {
+        forEachAttribute(message[(message.startIndex + headerSize + nfgenmsgSize)...]) { attrType, payload in
             switch attrType {
             case CT.Attr.tupleOrig.rawValue: original = decodeTuple(payload)
             case CT.Attr.tupleReply.rawValue: reply = decodeTuple(payload)
@@ -120,10 +123,10 @@ enum CTNetlinkMessage {
         var proto: UInt8?
         var sourcePort: UInt16 = 0
         var destinationPort: UInt16 = 0
-        for (type, payload) in attributes(bytes) {
+        forEachAttribute(bytes) { type, payload in
             switch type {
             case CT.Tuple.ip.rawValue:
-                for (ipType, address) in attributes(payload) {
+                forEachAttribute(payload) { ipType, address in
                     switch ipType {
                     case CT.IP.v4Source.rawValue: source = ipv4(address)
                     case CT.IP.v4Destination.rawValue: destination = ipv4(address)
@@ -133,7 +136,7 @@ enum CTNetlinkMessage {
                     }
                 }
             case CT.Tuple.proto.rawValue:
-                for (protoType, value) in attributes(payload) {
+                forEachAttribute(payload) { protoType, value in
                     switch protoType {
                     case CT.Proto.number.rawValue where value.count >= 1: proto = value[value.startIndex]
                     case CT.Proto.sourcePort.rawValue where value.count >= 2: sourcePort = bigEndian16(value)
@@ -151,15 +154,21 @@ enum CTNetlinkMessage {
     /// The (type, payload) attributes in `bytes`, stopping at the first malformed one.
     static func attributes(_ bytes: ArraySlice<UInt8>) -> [(UInt16, ArraySlice<UInt8>)] {
         var result: [(UInt16, ArraySlice<UInt8>)] = []
+        forEachAttribute(bytes) { result.append(($0, $1)) }
+        return result
+    }
+
+    /// Each (type, payload) attribute in `bytes`, stopping at the first malformed one; allocates
+    /// nothing (a dump decodes every entry of the table through it).
+    static func forEachAttribute(_ bytes: ArraySlice<UInt8>, _ body: (UInt16, ArraySlice<UInt8>) -> Void) {
         var i = bytes.startIndex
         while i + 4 <= bytes.endIndex {
             let length = Int(host16(bytes, at: i))
             let type = host16(bytes, at: i + 2) & typeMask
             guard length >= 4, i + length <= bytes.endIndex else { break }
-            result.append((type, bytes[(i + 4)..<(i + length)]))
+            body(type, bytes[(i + 4)..<(i + length)])
             i += (length + 3) & ~3
         }
-        return result
     }
 
     private static func bigEndian16(_ b: ArraySlice<UInt8>) -> UInt16 {

@@ -16,7 +16,9 @@ public final class SyncMetrics: Sendable {
     private let endpointChangesTotal, serviceChangesTotal: Counter
     private let noLocalEndpointsInternal, noLocalEndpointsExternal: Gauge
     private let iptablesRestoreFailures, nftablesSyncFailures, userspaceRedirectFailures: Counter
-    private let conntrackDeleted: Counter
+    private let conntrackDeleted: [String: Counter]
+    private let conntrackDuration: [String: ValueHistogram]
+    private let conntrackDeadlines: Counter
     let registry: PrometheusCollectorRegistry
 
     init(registry: PrometheusCollectorRegistry) {
@@ -56,8 +58,21 @@ public final class SyncMetrics: Sendable {
         userspaceRedirectFailures = registry.makeCounter(
             descriptor: metric("swift_kube_proxy_userspace_redirect_failures_total",
                                "Cumulative userspace-mode syncs whose nftables redirects could not be applied"))
-        conntrackDeleted = registry.makeCounter(
-            descriptor: metric("kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler"))
+        // kube-proxy's reconciler metrics carry `ip_family` (IPv4, IPv6); its latency uses the sync buckets.
+        var deleted: [String: Counter] = [:], reconciled: [String: ValueHistogram] = [:]
+        for family in ["IPv4", "IPv6"] {
+            deleted[family] = registry.makeCounter(
+                descriptor: metric("kubeproxy_conntrack_reconciler_deleted_entries_total", "Cumulative conntrack flows deleted by conntrack reconciler"),
+                labels: [("ip_family", family)])
+            reconciled[family] = registry.makeValueHistogram(
+                descriptor: metric("kubeproxy_conntrack_reconciler_sync_duration_seconds", "ReconcileConntrackFlowsLatency latency in seconds"),
+                labels: [("ip_family", family)], buckets: Self.syncBuckets)
+        }
+        conntrackDeleted = deleted
+        conntrackDuration = reconciled
+        conntrackDeadlines = registry.makeCounter(
+            descriptor: metric("swift_kube_proxy_conntrack_cleanup_deadline_exceeded_total",
+                               "Conntrack cleanups that stopped deleting at their deadline (the rest waits for the next sync)"))
     }
 
     /// A source recorded changes that wait for the next sync (wall-clock seconds).
@@ -123,7 +138,12 @@ public final class SyncMetrics: Sendable {
         for (table, count) in totals { registry.makeGauge(descriptor: d, labels: [("table", table)]).set(to: Double(count)) }
     }
 
-    func conntrackEntriesDeleted(_ n: Int) {
-        if n > 0 { conntrackDeleted.increment(by: Int64(n)) }
+    /// One family's conntrack reconcile ran (`family` is "IPv4" or "IPv6").
+    func conntrackReconciled(family: String, seconds: Double, deleted: Int) {
+        conntrackDuration[family]?.record(seconds)
+        if deleted > 0 { conntrackDeleted[family]?.increment(by: Int64(deleted)) }
     }
+
+    /// A conntrack cleanup stopped deleting at its deadline.
+    func conntrackDeadlineExceeded() { conntrackDeadlines.increment() }
 }
