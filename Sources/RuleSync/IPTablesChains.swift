@@ -22,7 +22,7 @@ public struct IPTablesChainRef: Sendable, Hashable, Comparable, CustomStringConv
 }
 
 /// Our chain names: kube-proxy's layout with our own prefix, so both can run side by side and
-/// `iptables-save | grep SKP-` shows exactly what is ours. The README's "iptables backend" section
+/// `iptables-save | grep SKP-` shows exactly what is ours. docs/iptables.md
 /// is the contract for these names.
 public enum IPTablesChains {
     /// Every chain of ours starts with this; nothing else we touch does.

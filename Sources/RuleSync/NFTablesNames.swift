@@ -2,7 +2,7 @@ import NFTables
 import ProxyModel
 
 /// The names in our nftables tables: kube-proxy's nftables layout (`pkg/proxy/nftables`), in a table
-/// of our own so both can run side by side. The README's "table layout" section is the contract.
+/// of our own so both can run side by side. docs/nftables.md's "table layout" section is the contract.
 public enum NFTablesNames {
     /// Our table, one per family (`ip swift-kube-proxy`, `ip6 swift-kube-proxy`).
     public static let tableName = "swift-kube-proxy"

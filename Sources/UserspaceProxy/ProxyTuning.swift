@@ -1,7 +1,7 @@
 import CLinuxSyscalls
 import Glibc
 
-/// Knobs of the userspace proxy. The defaults suit a node proxy; the README lists them.
+/// Knobs of the userspace proxy. The defaults suit a node proxy; docs/userspace-proxy.md lists them.
 public struct ProxyTuning: Sendable {
     /// Event loops (threads), each with its own epoll and its own SO_REUSEPORT listener per address.
     /// Default: one per online CPU.

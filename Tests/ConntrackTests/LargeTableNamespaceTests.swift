@@ -8,7 +8,7 @@ import Testing
 
 /// A namespace's conntrack table filled with many UDP entries (ctnetlink creates, no traffic): one
 /// cleanup streams it, deletes exactly the stale ones, and its memory does not grow with the table.
-/// Time and memory are printed (and reported in the README), never asserted.
+/// Time and memory are printed (and reported in docs/conntrack.md), never asserted.
 ///
 /// Size: `SKP_CT_ENTRIES` if set, else 1,000,000 or, when the node's nf_conntrack_max (a global
 /// sysctl, left as it is) is lower, what fits under it with a margin; at least 100,000 or skipped.
