@@ -8,24 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COUNT=${1:-1000000}
-BIN=${BIN:-$( [ -x .build/release/swift-kube-proxy ] && echo .build/release/swift-kube-proxy || echo .build/debug/swift-kube-proxy )}
+source Benchmarks/lib/namespaces.sh
+BIN=$(proxy_binary)
 S=$RANDOM; NODE=skp-fl-node-$S; CLI=skp-fl-cli-$S; POD=skp-fl-pod-$S
-WORK=$(mktemp -d); PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  for n in $NODE $CLI $POD; do ip netns del "$n" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
 nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
 
-for n in $NODE $CLI $POD; do ip netns add "$n"; ip -n "$n" link set lo up; done
-ip -n $NODE link add ext0 type veth peer name eth0 netns $CLI
-ip -n $NODE link add p1 type veth peer name eth0 netns $POD
-ip -n $NODE addr add 192.168.80.1/24 dev ext0; ip -n $NODE link set ext0 up
-ip -n $NODE addr add 10.181.1.1/24 dev p1; ip -n $NODE link set p1 up
-ip -n $CLI addr add 192.168.80.2/24 dev eth0; ip -n $CLI link set eth0 up; ip -n $CLI route add default via 192.168.80.1
-ip -n $POD addr add 10.181.1.2/24 dev eth0; ip -n $POD link set eth0 up; ip -n $POD route add default via 10.181.1.1
+ns_create $NODE $CLI $POD
+ns_link $NODE ext0 192.168.80.1/24 $CLI 192.168.80.2/24
+ns_link $NODE p1 10.181.1.1/24 $POD 10.181.1.2/24
 # Spoofed sources arrive on ext0: no reverse-path filter, and replies to them go back that way.
 nsx $NODE sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.ext0.rp_filter=0 net.ipv4.ip_forward=1
 ip -n $NODE route add 10.64.0.0/10 via 192.168.80.2

@@ -37,29 +37,33 @@ public final class FileSource: Sendable {
     public func loadInitial() throws(ManifestError) -> Checkpoint {
         // The signature is taken before reading, so an edit racing with the read is seen as a change.
         let signature = files.signature()
-        let set = try files.load(proxyName: proxyName)
+        var parsed: [String: ManifestFiles.ParsedFile] = [:]
+        let set = try files.load(proxyName: proxyName, reusing: &parsed)
         apply(set, previous: nil)
         store.markSynced(FileSource.sourceName)
-        return Checkpoint(manifests: set, signature: signature)
+        return Checkpoint(manifests: set, signature: signature, parsed: parsed)
     }
 
     /// What was loaded, and the files' signature from just before, for `watch` to continue from.
     public struct Checkpoint: Sendable {
         public var manifests: ManifestSet
         var signature: [String]
+        /// Each file's objects, so a reload parses only the files that changed.
+        var parsed: [String: ManifestFiles.ParsedFile] = [:]
     }
 
     /// Watches for edits until cancelled, starting from the state `loadInitial` returned.
     public func watch(from checkpoint: Checkpoint) async {
         var current = checkpoint.manifests
         var signature = checkpoint.signature
+        var parsed = checkpoint.parsed
         while !Task.isCancelled {
             try? await Task.sleep(for: pollInterval)
             let now = files.signature()
             guard now != signature else { continue }
             signature = now
             do {
-                let next = try files.load(proxyName: proxyName)
+                let next = try files.load(proxyName: proxyName, reusing: &parsed)
                 guard next != current else { continue }
                 apply(next, previous: current)
                 logger.info("manifests reloaded", metadata: ["path": "\(files.path)", "services": "\(next.services.count)", "endpointSlices": "\(next.slices.count)"])

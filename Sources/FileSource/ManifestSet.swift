@@ -46,6 +46,19 @@ public struct ManifestSet: Hashable, Sendable {
         }
     }
 
+    /// Adds the objects of another file; an object both declare is an error, as within one file.
+    mutating func merge(_ other: ManifestSet, from file: String) throws(ManifestError) {
+        for (name, ports) in other.services.sorted(by: { $0.key < $1.key }) {
+            guard services[name] == nil else { throw ManifestError(file: file, message: "Service \(name) is declared twice (also in an earlier file)") }
+            services[name] = ports
+        }
+        for (name, slice) in other.slices.sorted(by: { $0.key < $1.key }) {
+            guard slices[name] == nil else { throw ManifestError(file: file, message: "EndpointSlice \(name) is declared twice (also in an earlier file)") }
+            slices[name] = slice
+        }
+        ignoredKinds += other.ignoredKinds
+    }
+
     private mutating func add(object node: Node, file: String, proxyName: String?) throws(ManifestError) {
         guard case .mapping = node else {
             if case .scalar(let s) = node, s.string.isEmpty { return }   // an empty document

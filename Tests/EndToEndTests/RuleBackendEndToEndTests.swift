@@ -22,17 +22,22 @@ struct RuleBackendEndToEndTests {
         """ + Manifests.slice("web-1", service: "web", backendPort: Topology.backendPort, addresses: pods.map { "\(Topology.podAddress($0))" })
     }
 
+    /// A rule mode on the file source, syncing quickly.
+    static func config(_ mode: String) -> String {
+        """
+        mode: \(mode)
+        source: file
+        manifests: services.yaml
+        clusterCIDR: ["\(Topology.clusterCIDR)"]
+        minSyncPeriod: 50ms
+        """
+    }
+
     @Test(arguments: ["iptables", "nftables"])
     func ruleModeForwardsClusterIPTrafficAndFollowsEdits(mode: String) async throws {
         let topology = try Topology(pods: 2)
         defer { topology.teardown() }
-        let proxy = try ProxyProcess(config: """
-            mode: \(mode)
-            source: file
-            manifests: services.yaml
-            clusterCIDR: ["\(Topology.clusterCIDR)"]
-            minSyncPeriod: 50ms
-            """, manifests: Self.manifests(pods: [1, 2]), prefix: topology.nodeCommandPrefix)
+        let proxy = try ProxyProcess(config: Self.config(mode), manifests: Self.manifests(pods: [1, 2]), prefix: topology.nodeCommandPrefix)
         defer { proxy.stop() }
 
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, count: 6, timeoutSeconds: 2)
@@ -62,13 +67,7 @@ struct RuleBackendEndToEndTests {
         let topology = try Topology(pods: 1)
         defer { topology.teardown() }
         let readOnlyRoot = ["unshare", "--mount", "--propagation", "private", "sh", "-c", "mount -o remount,bind,ro / && exec \"$@\"", "sh"]
-        let proxy = try ProxyProcess(config: """
-            mode: \(mode)
-            source: file
-            manifests: services.yaml
-            clusterCIDR: ["\(Topology.clusterCIDR)"]
-            minSyncPeriod: 50ms
-            """, manifests: Self.manifests(pods: [1]), prefix: readOnlyRoot + topology.nodeCommandPrefix)
+        let proxy = try ProxyProcess(config: Self.config(mode), manifests: Self.manifests(pods: [1]), prefix: readOnlyRoot + topology.nodeCommandPrefix)
         defer { proxy.stop() }
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
         let answered = await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] },
@@ -83,15 +82,6 @@ struct RuleBackendEndToEndTests {
     func switchingModesRemovesTheOldModesRules(from old: String, to new: String) async throws {
         let topology = try Topology(pods: 1)
         defer { topology.teardown() }
-        func config(_ mode: String) -> String {
-            """
-            mode: \(mode)
-            source: file
-            manifests: services.yaml
-            clusterCIDR: ["\(Topology.clusterCIDR)"]
-            minSyncPeriod: 50ms
-            """
-        }
         func oursIn(_ mode: String) -> Bool {
             mode == "iptables"
                 ? ((try? Shell.run(topology.nodeCommandPrefix + ["iptables-save", "-t", "nat"])) ?? "").contains("SKP-SERVICES")
@@ -99,12 +89,12 @@ struct RuleBackendEndToEndTests {
         }
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
         let served: [ProbeResult] = [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)]
-        let first = try ProxyProcess(config: config(old), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
+        let first = try ProxyProcess(config: Self.config(old), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
         #expect(await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served)
         #expect(first.stop() == 0)
         #expect(oursIn(old), "exit leaves the rules in place")
 
-        let second = try ProxyProcess(config: config(new), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
+        let second = try ProxyProcess(config: Self.config(new), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
         defer { second.stop() }
         #expect(await poll(tries: 50, { oursIn(old) }, until: { !$0 }) == false, "\(second.stderr)")
         #expect(oursIn(new))
