@@ -52,7 +52,7 @@ YAML
 ip netns exec $NODE "$BIN" --config "$WORK/config.yaml" 2>"$WORK/proxy.log" & PIDS+=($!)
 # Ready once the first Service answers.
 ip netns exec $CLI python3 - "$WORK" "$ROUNDS" "$MODE" "$SERVICES" <<'PY'
-import os, socket, statistics, sys, time
+import os, random, socket, statistics, sys, time
 work, rounds, mode, services = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 def answers(ip):
     s = socket.socket(); s.settimeout(0.05)
@@ -86,7 +86,7 @@ endpoints: [{{addresses: ["10.182.1.2"]}}]
     while not answers(ip):
         time.sleep(0.005)
     latencies.append(time.time() - written)
-    time.sleep(1.5)   # let the next write start from a quiet state
+    time.sleep(1.5 + random.random() * 0.5)   # a quiet state, and no phase lock with the 500 ms file poll
 latencies.sort()
 print(f"new Service + EndpointSlice written -> first answer: median {statistics.median(latencies):.3f} s, "
       f"p90 {latencies[min(len(latencies) - 1, int(len(latencies) * 0.9))]:.3f} s, all {[round(x, 3) for x in latencies]}")
