@@ -127,6 +127,8 @@ public struct ProxyDaemon: Sendable {
             switch path {
             case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
             case "/healthz": health.livez()
+            case "/proxyMode": ConfigzBody.proxyMode(config)
+            case "/configz": ConfigzBody.configz(config)
             default: .notFound
             }
         }

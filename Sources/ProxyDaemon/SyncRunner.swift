@@ -66,6 +66,7 @@ public final class SyncRunner: Sendable {
         var forced = true
         // The last snapshot a sync programmed: stale flows and observers compare against it.
         var programmed: ProxySnapshot?
+        var firstProgrammed = false
         while !Task.isCancelled {
             if !forced {
                 let woken = await wakeup.wait(for: max(.zero, schedule.deadline() - now()))
@@ -108,6 +109,16 @@ public final class SyncRunner: Sendable {
                 let completed = CompletedSync(previous: programmed, snapshot: snapshot, diff: sinceProgrammed, full: full)
                 programmed = snapshot
                 for observer in observers { await observer.synced(completed) }
+                if !firstProgrammed {
+                    firstProgrammed = true
+                    logger.info("first sync programmed", metadata: ["dataplane": "\(dataplane.name)", "servicePorts": "\(snapshot.servicePorts.count)",
+                                                                    "took": "\(elapsed)"])
+                }
+                if schedule.minSyncPeriod > .zero, elapsed > schedule.minSyncPeriod {
+                    // Syncs slower than they may run: changes queue up behind them (kube-proxy warns too).
+                    logger.warning("sync took longer than minSyncPeriod", metadata: ["dataplane": "\(dataplane.name)", "took": "\(elapsed)",
+                                                                                     "minSyncPeriod": "\(schedule.minSyncPeriod)", "full": "\(full)"])
+                }
                 logger.debug("synced", metadata: ["dataplane": "\(dataplane.name)", "full": "\(full)",
                                                   "servicePorts": "\(snapshot.servicePorts.count)", "changed": "\(diff.changed.count)",
                                                   "took": "\(elapsed)"])

@@ -49,6 +49,11 @@ struct SwiftKubeProxy: AsyncParsableCommand {
     @Option(name: .customLong("v"), help: "kube-proxy's log verbosity: 0-1 info, 2-4 debug, 5+ trace (overrides --log-level).")
     var verbosity: Int?
 
+    /// kube-proxy's other flags, which a DaemonSet may still pass: taken and named in a warning
+    /// (`KubeProxyFlags`); anything else is an error, so a typo is never silently ignored.
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var otherFlags: [String] = []
+
     func run() async throws {
         let level = verbosity.map { $0 >= 5 ? Logger.Level.trace : $0 >= 2 ? .debug : .info } ?? logLevel
         LoggingSystem.bootstrap { label in
@@ -57,6 +62,11 @@ struct SwiftKubeProxy: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "swift-kube-proxy")
+        let ignored: [String]
+        do { ignored = try KubeProxyFlags.ignored(in: otherFlags) } catch { throw ValidationError("\(error)") }
+        if !ignored.isEmpty {
+            logger.warning("kube-proxy flags not implemented, ignored: \(ignored.joined(separator: " "))")
+        }
         if cleanup {
             let base = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
             try await ProxyDaemon(config: base, logger: logger).cleanup()
