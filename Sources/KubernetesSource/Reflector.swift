@@ -113,6 +113,13 @@ final class Reflector<Resource: ReflectedResource> {
                     if goneInARow > 1 { try await Task.sleep(for: backoff.next()) }
                     continue
                 }
+                if !mustList, Self.isSilence(error) {
+                    // A watch with nothing to say for stallTimeout (an API server that sends no
+                    // bookmarks, or a connection that died quietly): watch again at once from the
+                    // same resourceVersion; a renewal, not a reconnect worth counting or telling.
+                    logger.debug("WATCH \(resource.path) quiet for \(settings.stallTimeout); watching again")
+                    continue
+                }
                 let wait = backoff.next()
                 if mustList {
                     logger.warning("LIST \(resource.path) failed, retrying in \(wait): \(error)")
@@ -123,6 +130,11 @@ final class Reflector<Resource: ReflectedResource> {
                 try await Task.sleep(for: wait)
             }
         }
+    }
+
+    /// The response sent nothing for `stallTimeout` (the HTTP client's read timeout).
+    static func isSilence(_ error: any Error) -> Bool {
+        (error as? HTTPClientError) == .readTimeout
     }
 
     static func isGone(_ error: any Error) -> Bool {

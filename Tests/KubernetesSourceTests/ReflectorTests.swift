@@ -180,6 +180,22 @@ import Testing
         await server.stop()
     }
 
+    /// A watch that hears nothing for the stall timeout is renewed from the same resourceVersion at
+    /// once and quietly: no reconnect counted (idle watches are normal on a quiet cluster).
+    @Test func aSilentWatchIsRenewedQuietly() async throws {
+        let server = try await serverWithWeb()
+        let source = try RunningSource.start(server: server, reflector: quickReflector(stall: .milliseconds(300)))
+        #expect(await eventually { source.store.hasSynced && server.liveWatchCount == 3 })
+        let watches = server.requests.filter { $0.isWatch && $0.path == Collections.services }.count
+        server.silenceWatches()
+        #expect(await eventually { server.requests.filter { $0.isWatch && $0.path == Collections.services }.count >= watches + 2 })
+        #expect(source.metrics.value(SourceMetrics.reconnects, [("resource", "services")]) == 0)
+        server.put(Collections.services, Fixture.data("service-nodeport-local.json"))
+        #expect(await eventually { source.snapshot().servicePorts[portName("edge", "ingress", "https")] != nil })
+        await source.stop()
+        await server.stop()
+    }
+
     @Test func aConnectionCutMidObjectIsWatchedAgainFromTheLastResourceVersion() async throws {
         let server = try await serverWithWeb()
         let source = try RunningSource.start(server: server)
