@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "ProxyDaemon",
             dependencies: [
-                "ProxyModel", "FileSource", "KubernetesSource", "UserspaceProxy", "RuleSync", "Conntrack",
+                "ProxyModel", "FileSource", "KubernetesSource", "UserspaceProxy", "RuleSync", "NFTables", "Conntrack",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -63,7 +63,9 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         }
         let logger = Logger(label: "swift-kube-proxy")
         let ignored: [String]
-        do { ignored = try KubeProxyFlags.ignored(in: otherFlags) } catch { throw ValidationError("\(error)") }
+        do { ignored = try KubeProxyFlags.ignored(in: otherFlags.first == "render" ? Array(otherFlags.dropFirst()) : otherFlags) } catch {
+            throw ValidationError("\(error)")
+        }
         if !ignored.isEmpty {
             logger.warning("kube-proxy flags not implemented, ignored: \(ignored.joined(separator: " "))")
         }
@@ -90,6 +92,13 @@ struct SwiftKubeProxy: AsyncParsableCommand {
             }
         } catch {
             throw ValidationError("\(error)")
+        }
+        if let first = otherFlags.first, first == "render" {
+            // `swift-kube-proxy --config FILE render`: print the rules and exit (no root needed).
+            do { print(try RulesetPreview.render(proxyConfig, node: RulesetPreview.currentNode(proxyConfig)), terminator: "") } catch {
+                throw ValidationError("\(error)")
+            }
+            return
         }
         let finalConfig = proxyConfig
         try await StopSignals.runUntilStopped(logger: logger) {
