@@ -7,7 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swift-kube-proxy", targets: ["swift-kube-proxy"]),
-        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI", "KubernetesSource", "RuleSync", "NFTables"]),
+        .library(name: "SwiftKubeProxyKit", targets: ["UserspaceProxy", "ProxyModel", "KubernetesAPI", "KubernetesSource", "RuleSync", "NFTables", "FileSource", "ProxyDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
