@@ -8,7 +8,7 @@ DESTDIR     ?=
 CONFDIR     ?= /etc/swift-kube-proxy
 UNITDIR     ?= /etc/systemd/system
 
-.PHONY: all build release run test bench clean install uninstall verify-deploy
+.PHONY: all build release run test bench clean install uninstall verify-deploy fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -29,6 +29,7 @@ test:
 	scripts/ensure-packages.sh test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel
+	$(MAKE) fuzz-smoke
 
 # Binary, systemd unit and config on this node. An existing config is kept. Then:
 #   systemctl daemon-reload && systemctl enable --now swift-kube-proxy
@@ -54,4 +55,40 @@ bench: release
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
 
 clean:
-	rm -rf .build Benchmarks/.build
+	rm -rf .build Benchmarks/.build Fuzz/.build
+
+# libFuzzer over the parsers and the rule renderers (Fuzz/, README "Fuzzing"): one binary, the
+# target chosen by FUZZ_TARGET. Inputs found are kept in Fuzz/.build/corpus, crashes in Fuzz/.build/crashes
+# (SWIFT_BACKTRACE=enable=no: libFuzzer, not the Swift backtracer, handles a trap and saves the input).
+FUZZ_TARGETS  ?= manifests kubernetes config kubeconfig render
+FUZZ_SECONDS  ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_BIN      := Fuzz/.build/release/kube-proxy-fuzz
+fuzz_dict     := case $$t in manifests|kubernetes) d=-dict=Fuzz/Dictionaries/kubernetes.dict;; \
+                   config|kubeconfig) d=-dict=Fuzz/Dictionaries/config.dict;; *) d=;; esac
+
+fuzz-build:
+	scripts/ensure-packages.sh build
+	$(SWIFT) build -c release --package-path Fuzz --scratch-path Fuzz/.build -Xswiftc -sanitize=fuzzer
+
+# Each target for FUZZ_SECONDS, growing its corpus in Fuzz/.build/corpus/<target>.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p Fuzz/.build/corpus/$$t Fuzz/.build/crashes; $(fuzz_dict); \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  FUZZ_TARGET=$$t SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=Fuzz/.build/crashes/$$t- $$d \
+	    Fuzz/.build/corpus/$$t Fuzz/Corpus/$$t || exit 1; \
+	done
+
+# What `make test` runs: each target FUZZ_SMOKE_SECONDS from the committed seeds, fixed seed.
+fuzz-smoke: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf Fuzz/.build/smoke/$$t; mkdir -p Fuzz/.build/smoke/$$t Fuzz/.build/crashes; $(fuzz_dict); \
+	  echo "== fuzz-smoke $$t for $(FUZZ_SMOKE_SECONDS)s"; \
+	  FUZZ_TARGET=$$t SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -seed=1 -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=Fuzz/.build/crashes/$$t- $$d \
+	    Fuzz/.build/smoke/$$t Fuzz/Corpus/$$t > Fuzz/.build/smoke/$$t.log 2>&1 \
+	    || { tail -60 Fuzz/.build/smoke/$$t.log; exit 1; }; \
+	  grep -E '^#[0-9]+ +DONE|^Done [0-9]+ runs' Fuzz/.build/smoke/$$t.log; \
+	done
