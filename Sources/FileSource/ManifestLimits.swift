@@ -50,7 +50,9 @@ public struct ManifestLimits: Sendable {
             }
             switch byte {
             case 0x23 where Self.separators.contains(previous): inComment = true                         // #
-            case 0x22, 0x27 where Self.separators.contains(previous) || Self.flowIndicators.contains(previous): quote = byte
+            case 0x22, 0x27:                                                                                  // " '
+                // A quote opens a quoted scalar only where a scalar may start (`a"b` is plain text).
+                if Self.separators.contains(previous) || Self.flowIndicators.contains(previous) { quote = byte }
             case 0x5B, 0x7B:                                                                                  // [ {
                 depth += 1
                 if depth > maxDepth { return line }

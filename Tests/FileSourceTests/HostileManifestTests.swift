@@ -79,6 +79,8 @@ import Testing
         // Brackets in quoted scalars and comments are text, not nesting.
         let quoted = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {a: \"" + String(repeating: "[", count: 200) + "\"}} # " + String(repeating: "{", count: 200)
         #expect(refusal(quoted) == nil)
+        // A quote inside a plain scalar opens nothing: the brackets after it still count.
+        #expect(refusal("x: a\"b " + flow)?.contains("nested deeper than 64 levels") == true)
     }
 
     @Test func anOversizedFileIsRefused() {
