@@ -213,7 +213,7 @@ public struct ProxyDaemon: Sendable {
 
     private func makeDataplane(metrics: SyncMetrics?) throws -> any Dataplane {
         let families = NodeFamilies.detect()
-        if families == [.ipv4] { logger.info("IPv6 is off in this kernel: programming IPv4 only") }
+        if families == [.ipv4] { logger.info("IPv6 is off on this node: programming IPv4 only") }
         switch config.mode {
         case .userspace:
             var tuning = ProxyTuning()

@@ -100,4 +100,27 @@ struct RuleBackendEndToEndTests {
         #expect(oursIn(new))
         #expect(try topology.probe(from: .podClient, probe) == served)
     }
+
+    /// A node namespace with IPv6 switched off: only the IPv4 table or chains are programmed, and
+    /// syncs succeed (they would fail for the missing family).
+    @Test(arguments: ["iptables", "nftables"])
+    func aNodeWithoutIPv6GetsIPv4RulesOnly(mode: String) async throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        _ = try Shell.run(topology.nodeCommandPrefix + ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        let proxy = try ProxyProcess(config: Self.config(mode), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
+        defer { proxy.stop() }
+        let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
+        let served: [ProbeResult] = [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)]
+        #expect(await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served, "\(proxy.stderr)")
+        if mode == "nftables" {
+            let tables = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])
+            #expect(tables.contains("table ip swift-kube-proxy") && !tables.contains("table ip6 swift-kube-proxy"), "\(tables)")
+        } else {
+            let v6 = (try? Shell.run(topology.nodeCommandPrefix + ["ip6tables-save", "-t", "nat"])) ?? ""
+            #expect(!v6.contains("SKP-"), "\(v6)")
+        }
+        #expect(proxy.stderr.contains("programming IPv4 only"), "\(proxy.stderr)")
+        #expect(!proxy.stderr.contains("sync failed"), "\(proxy.stderr)")
+    }
 }
