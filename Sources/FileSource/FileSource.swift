@@ -80,16 +80,7 @@ public final class FileSource: Sendable {
         if let kinds = Set(set.ignoredKinds).sorted().nilIfEmpty {
             logger.debug("ignored objects of kinds \(kinds.joined(separator: ", "))")
         }
-        store.update(now: Date().timeIntervalSince1970) { state in
-            for name in previous?.services.keys ?? [:].keys where set.services[name] == nil {
-                state.setService(name, ports: nil)
-            }
-            for (name, ports) in set.services { state.setService(name, ports: ports) }
-            for (name, slice) in previous?.slices ?? [:] where set.slices[name] == nil {
-                state.removeEndpointSlice(name, service: slice.service)
-            }
-            for slice in set.slices.values { state.setEndpointSlice(slice) }
-        }
+        store.update(now: Date().timeIntervalSince1970) { set.apply(to: &$0, replacing: previous) }
     }
 }
 

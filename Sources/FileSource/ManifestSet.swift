@@ -46,6 +46,19 @@ public struct ManifestSet: Hashable, Sendable {
         }
     }
 
+    /// Puts this reading into `state`: what `previous` (the reading in force) declared and this one
+    /// does not is removed, everything declared now is set.
+    public func apply(to state: inout ClusterState, replacing previous: ManifestSet? = nil) {
+        for name in previous?.services.keys ?? [:].keys where services[name] == nil {
+            state.setService(name, ports: nil)
+        }
+        for (name, ports) in services { state.setService(name, ports: ports) }
+        for (name, slice) in previous?.slices ?? [:] where slices[name] == nil {
+            state.removeEndpointSlice(name, service: slice.service)
+        }
+        for slice in slices.values { state.setEndpointSlice(slice) }
+    }
+
     /// Adds the objects of another file; an object both declare is an error, as within one file.
     mutating func merge(_ other: ManifestSet, from file: String) throws(ManifestError) {
         for (name, ports) in other.services.sorted(by: { $0.key < $1.key }) {

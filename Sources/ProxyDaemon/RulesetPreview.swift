@@ -24,8 +24,7 @@ public enum RulesetPreview {
         guard let manifests = config.manifests else { throw Failure.noManifests }
         let set = try ManifestFiles(path: manifests).load(proxyName: config.serviceProxyName)
         var state = ClusterState(node: node)
-        for (name, ports) in set.services { state.setService(name, ports: ports) }
-        for slice in set.slices.values { state.setEndpointSlice(slice) }
+        set.apply(to: &state)
         let snapshot = state.takeSnapshot().snapshot
         var out = ""
         for family in NodeFamilies.detect() {

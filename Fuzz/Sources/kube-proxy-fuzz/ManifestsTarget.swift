@@ -14,8 +14,7 @@ enum ManifestsTarget {
             return
         }
         var state = ClusterState(node: NodeInfo(name: "node-a", addresses: [IPAddress("10.0.0.1")!]))
-        for (name, ports) in set.services { state.setService(name, ports: ports) }
-        for slice in set.slices.values { state.setEndpointSlice(slice) }
+        set.apply(to: &state)
         let snapshot = state.takeSnapshot().snapshot
         Render.all(snapshot, config: .init(clusterCIDRs: [CIDR("10.244.0.0/16")!]))
     }
