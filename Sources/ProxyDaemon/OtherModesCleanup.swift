@@ -8,21 +8,19 @@ import Synchronization
 /// no Service is unserved in between. Only our own objects: kube-proxy's leftovers are its own
 /// `--cleanup`'s job. A failure is logged and not retried: the rules of this mode are in force.
 final class OtherModesCleanup: SyncObserver {
-    private let mode: ProxyConfig.Mode
     private let config: ProxyConfig
     private let logger: Logger
     private let done = Mutex(false)
 
-    init(mode: ProxyConfig.Mode, config: ProxyConfig, logger: Logger) {
-        self.mode = mode
+    init(config: ProxyConfig, logger: Logger) {
         self.config = config
         self.logger = logger
     }
 
     func synced(_ sync: CompletedSync) async {
         guard done.withLock({ done in defer { done = true }; return !done }) else { return }
-        let steps = ProxyDaemon.cleanupSteps.filter { $0.mode != mode }
         let (config, logger) = (self.config, self.logger)
+        let steps = ProxyDaemon.cleanupSteps.filter { $0.mode != config.mode }
         // iptables-save/-restore are waited for: on a dispatch thread, not the cooperative pool.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async {

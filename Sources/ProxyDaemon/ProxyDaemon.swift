@@ -59,7 +59,7 @@ public struct ProxyDaemon: Sendable {
         observers.append(serviceHealth)
         // A node that ran another mode before keeps its rules until ours are in force, then loses them.
         if dataplane.natsInKernel || (dataplane as? UserspaceDataplane)?.hasRedirector == true {
-            observers.append(OtherModesCleanup(mode: config.mode, config: config, logger: logger))
+            observers.append(OtherModesCleanup(config: config, logger: logger))
         }
         observers.append(ReadinessNotifier())
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,

@@ -66,7 +66,6 @@ public final class SyncRunner: Sendable {
         var forced = true
         // The last snapshot a sync programmed: stale flows and observers compare against it.
         var programmed: ProxySnapshot?
-        var firstProgrammed = false
         while !Task.isCancelled {
             if !forced {
                 let woken = await wakeup.wait(for: max(.zero, schedule.deadline() - now()))
@@ -109,8 +108,7 @@ public final class SyncRunner: Sendable {
                 let completed = CompletedSync(previous: programmed, snapshot: snapshot, diff: sinceProgrammed, full: full)
                 programmed = snapshot
                 for observer in observers { await observer.synced(completed) }
-                if !firstProgrammed {
-                    firstProgrammed = true
+                if completed.previous == nil {
                     logger.info("first sync programmed", metadata: ["dataplane": "\(dataplane.name)", "servicePorts": "\(snapshot.servicePorts.count)",
                                                                     "took": "\(elapsed)"])
                 }
