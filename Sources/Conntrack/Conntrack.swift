@@ -149,4 +149,13 @@ public struct DeleteResult: Sendable, Equatable {
     public var firstError: ConntrackError?
 
     public init() {}
+
+    /// Adds what a later deletion of the same cleanup did (its `notAttempted` is what is left).
+    public mutating func add(_ later: DeleteResult) {
+        deleted += later.deleted
+        gone += later.gone
+        failed += later.failed
+        notAttempted = later.notAttempted
+        firstError = firstError ?? later.firstError
+    }
 }

@@ -27,7 +27,6 @@ enum ConfigzBody {
         ]
         fields[config.mode == .nftables ? "nftables" : "iptables"] = section
         let data = (try? JSONSerialization.data(withJSONObject: ["kubeproxy.config.k8s.io": fields], options: [.sortedKeys])) ?? Data("{}".utf8)
-        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json", "X-Content-Type-Options": "nosniff"],
-                            body: String(decoding: data, as: UTF8.self))
+        return HTTPResponse(status: 200, headers: ProxyHealth.headers, body: String(decoding: data, as: UTF8.self))
     }
 }

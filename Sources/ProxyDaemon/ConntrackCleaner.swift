@@ -161,12 +161,7 @@ struct ConntrackCleanupReport: Sendable {
             let first = dump.kept.prefix(Conntrack.deleteBatchSize)
             deleted = try conntrack.delete(first)
             if dump.kept.count > first.count {
-                let rest = try conntrack.delete(dump.kept.dropFirst(first.count), deadline: deadline)
-                deleted.deleted += rest.deleted
-                deleted.gone += rest.gone
-                deleted.failed += rest.failed
-                deleted.notAttempted = rest.notAttempted
-                deleted.firstError = deleted.firstError ?? rest.firstError
+                deleted.add(try conntrack.delete(dump.kept.dropFirst(first.count), deadline: deadline))
             }
             error = deleted.firstError
         } catch {

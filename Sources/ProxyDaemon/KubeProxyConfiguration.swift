@@ -188,7 +188,7 @@ struct IgnoredFields {
 
     mutating func add(_ m: ConfigMapping, _ key: String, note: String? = nil) {
         let e = m.error(key, "")
-        entries.append("\(e.key)\(e.line.map { " (line \($0))" } ?? "")\(note.map { ": \($0)" } ?? "")")
+        entries.append(Self.named(e.key, line: e.line) + (note.map { ": \($0)" } ?? ""))
     }
 
     /// Marks `key` as read; names it unless it is absent, holds a zero value, or one of `defaults`.
@@ -208,7 +208,7 @@ struct IgnoredFields {
             if case .mapping = v {
                 addLeaves(of: v, path: name)
             } else {
-                entries.append("\(name)\(k.mark.map { " (line \($0.line))" } ?? "")")
+                entries.append(Self.named(name, line: k.mark?.line))
             }
         }
     }
@@ -217,7 +217,12 @@ struct IgnoredFields {
     /// error in v1alpha2 (strict).
     mutating func unknownKeys(of m: ConfigMapping, strict: Bool) throws(ConfigError) {
         if strict { try m.rejectUnknownKeys(); return }
-        for e in m.unknownKeys() { unknown.append("\(e.key)\(e.line.map { " (line \($0))" } ?? "")") }
+        for e in m.unknownKeys() { unknown.append(Self.named(e.key, line: e.line)) }
+    }
+
+    /// `key (line N)`, as the warning names a field.
+    private static func named(_ key: String, line: Int?) -> String {
+        key + (line.map { " (line \($0))" } ?? "")
     }
 
     func warning(file: String) -> String? {
