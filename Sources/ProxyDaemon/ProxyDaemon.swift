@@ -39,7 +39,7 @@ public struct ProxyDaemon: Sendable {
         for warning in config.warnings { logger.warning("\(warning)") }
         if let conntrack = config.conntrack { ConntrackSysctls.apply(conntrack, logger: logger) }
         let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
-        let metrics = ProxyMetrics()
+        let metrics = ProxyMetrics(families: NodeFamilies.detect())
         Self.bootstrapMetricsSystem(metrics.registry)
         let source = try sourceOverride.map { $0(store) } ?? startSource(store: store, metrics: metrics)
         let dataplane = try makeDataplane(metrics: metrics.sync)
@@ -51,7 +51,8 @@ public struct ProxyDaemon: Sendable {
 
         let status = SyncStatus()
         let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store, metrics: metrics.sync)
-        let serviceHealth = ServiceHealthServers(proxyHealthy: { health.isHealthy }, logger: logger)
+        let serviceHealth = ServiceHealthServers(nodePortAddresses: config.nodePortAddresses, proxyHealthy: { health.isHealthy },
+                                                 logger: logger)
         var observers: [any SyncObserver] = []
         if dataplane.natsInKernel {
             observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
@@ -61,6 +62,8 @@ public struct ProxyDaemon: Sendable {
         if dataplane.natsInKernel || (dataplane as? UserspaceDataplane)?.hasRedirector == true {
             observers.append(OtherModesCleanup(config: config, logger: logger))
         }
+        let lastProgrammed = LastProgrammed()
+        observers.append(lastProgrammed)
         observers.append(ReadinessNotifier())
         let runner = SyncRunner(store: store, dataplane: dataplane, minSyncPeriod: config.minSyncPeriod,
                                 syncPeriod: config.syncPeriod, status: status, metrics: metrics.sync,
@@ -74,7 +77,11 @@ public struct ProxyDaemon: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await source() }
                 group.addTask { await runner.run() }
-                group.addTask { await self.serve(metrics: metrics, health: health, into: servers) }
+                let statusPage: @Sendable () -> String = { [mode = config.mode.rawValue] in
+                    StatusReport.render(mode: mode, status: status.current, snapshot: lastProgrammed.current,
+                                        counters: (dataplane as? UserspaceDataplane).map { StatusReport.perServicePort($0.proxy.statistics()) })
+                }
+                group.addTask { await self.serve(metrics: metrics, health: health, status: statusPage, into: servers) }
                 // The parts run until cancelled; whichever ends first ends the others.
                 try await group.next()
                 group.cancelAll()
@@ -122,27 +129,31 @@ public struct ProxyDaemon: Sendable {
     /// `/metrics` on metricsBindAddress, `/healthz` + `/livez` on healthzBindAddress (port 0 in either
     /// turns that server off). As in kube-proxy, a port that cannot be bound is not fatal: it is
     /// logged and tried again every 5 seconds. Returns when every server is bound (or on cancellation).
-    private func serve(metrics: ProxyMetrics, health: ProxyHealth, into servers: OpenServers) async {
+    /// `/status` (the `status` command's) answers loopback clients only: it lists every Service and
+    /// endpoint, and the metrics port often listens on all addresses for Prometheus.
+    private func serve(metrics: ProxyMetrics, health: ProxyHealth, status: @escaping @Sendable () -> String, into servers: OpenServers) async {
         let metricsHandler: HTTPServer.Handler = { path in
             switch path {
             case "/metrics": HTTPResponse(status: 200, headers: ["Content-Type": ProxyMetrics.contentType], body: metrics.render())
             case "/healthz": health.livez()
             case "/proxyMode": ConfigzBody.proxyMode(config)
             case "/configz": ConfigzBody.configz(config)
+            case "/status": HTTPResponse(status: 200, headers: ["Content-Type": "text/plain; charset=utf-8"], body: status())
             default: .notFound
             }
         }
-        let wanted: [(String, String, HTTPServer.Handler)] = [
-            ("metrics", config.metricsBindAddress, metricsHandler),
-            ("healthz", config.healthzBindAddress, { health.handle($0) }),
+        let wanted: [(String, String, Set<String>, HTTPServer.Handler)] = [
+            ("metrics", config.metricsBindAddress, ["/status"], metricsHandler),
+            ("healthz", config.healthzBindAddress, [], { health.handle($0) }),
         ]
         await withTaskGroup(of: Void.self) { group in
-            for (name, text, handler) in wanted {
+            for (name, text, loopbackOnly, handler) in wanted {
                 guard let address = BindAddress(text), address.port != 0 else { continue }
                 group.addTask {
                     while !Task.isCancelled {
                         do {
-                            let server = try await HTTPServer.start(host: "\(address.host)", port: address.port, handler: handler)
+                            let server = try await HTTPServer.start(host: "\(address.host)", port: address.port, loopbackOnly: loopbackOnly,
+                                                                  handler: handler)
                             servers.add(server)
                             logger.info("serving \(name)", metadata: ["address": "\(address)"])
                             return

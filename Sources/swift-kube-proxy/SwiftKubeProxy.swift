@@ -9,8 +9,10 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         commandName: "swift-kube-proxy",
         abstract: "A node-level Service proxy and load balancer that replaces kube-proxy.",
         discussion: "The config file is our YAML (see config.example.yaml) or an upstream KubeProxyConfiguration. "
-            + "kube-proxy's flags below override the file.",
-        version: ProxyDaemon.version)
+            + "kube-proxy's flags below override the file.\n\n"
+            + "Commands after the options: `render` prints the rules it would program (no root); "
+            + "`status` prints the running daemon's Service ports, endpoints and counters (from its metrics port, over loopback).",
+        version: "\(ProxyDaemon.version) (commit \(gitCommit))")
 
     @Option(help: "The config file: our YAML, or a kubeproxy.config.k8s.io/v1alpha1 KubeProxyConfiguration.")
     var config: String?
@@ -63,7 +65,8 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         }
         let logger = Logger(label: "swift-kube-proxy")
         let ignored: [String]
-        do { ignored = try KubeProxyFlags.ignored(in: otherFlags.first == "render" ? Array(otherFlags.dropFirst()) : otherFlags) } catch {
+        let command = otherFlags.first.flatMap { ["render", "status"].contains($0) ? $0 : nil }
+        do { ignored = try KubeProxyFlags.ignored(in: command != nil ? Array(otherFlags.dropFirst()) : otherFlags) } catch {
             throw ValidationError("\(error)")
         }
         if !ignored.isEmpty {
@@ -87,13 +90,20 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         do {
             proxyConfig = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
             try overrides.apply(to: &proxyConfig)
-            if proxyConfig.source == .file && proxyConfig.manifests == nil {
+            if proxyConfig.source == .file && proxyConfig.manifests == nil && command != "status" {
                 throw ConfigError(file: "command line", key: "--config", message: "a config file naming the manifests is required")
             }
         } catch {
             throw ValidationError("\(error)")
         }
-        if let first = otherFlags.first, first == "render" {
+        if command == "status" {
+            // `swift-kube-proxy [--config FILE] [--metrics-bind-address ADDR] status`: what the running daemon serves.
+            do { print(try await StatusClient.fetch(StatusClient.url(for: proxyConfig)), terminator: "") } catch {
+                throw ValidationError("\(error)")
+            }
+            return
+        }
+        if command == "render" {
             // `swift-kube-proxy --config FILE render`: print the rules and exit (no root needed).
             do { print(try RulesetPreview.render(proxyConfig, node: RulesetPreview.currentNode(proxyConfig)), terminator: "") } catch {
                 throw ValidationError("\(error)")

@@ -9,6 +9,8 @@ import Glibc
 
 @Suite struct MetricsEndpointTests {
     let web = NamespacedName(namespace: "default", name: "web")
+    /// Upstream's per-family label, first on each family's series.
+    let v4 = #"ip_family="IPv4""#
 
     func servicePort(_ ip: String) -> ServicePort {
         ServicePort(name: ServicePortName(service: web, port: "http", protocol: .tcp), clusterIPs: [IPAddress(ip)!], port: 80)
@@ -26,7 +28,7 @@ import Glibc
         }
     }
 
-    /// promtool's lint, minus the one finding kube-proxy itself has: its no_local_endpoints gauge is named `_total`.
+    /// promtool's lint, minus the one finding kube-proxy itself has here: its no_local_endpoints gauge is named `_total`.
     func promtoolFindings(_ text: String) throws -> [String] {
         let (status, output) = try runProgram(["promtool", "check", "metrics"], input: text)
         let findings = output.split(separator: "\n").map(String.init)
@@ -54,24 +56,24 @@ import Glibc
         var scrape = try await httpGet(url)
         #expect(scrape.status == 200)
         #expect(scrape.headers["content-type"] == ProxyMetrics.contentType)
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_count") == 1)
-        #expect(sample(scrape.body, "kubeproxy_sync_full_proxy_rules_duration_seconds_count") == 1)
-        #expect(sample(scrape.body, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") == 0)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_count", v4) == 1)
+        #expect(sample(scrape.body, "kubeproxy_sync_full_proxy_rules_duration_seconds_count", v4) == 1)
+        #expect(sample(scrape.body, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count", v4) == 0)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_service_changes_total") == 1)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_endpoint_changes_total") == 1)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_service_changes_pending") == 0)
-        #expect((sample(scrape.body, "kubeproxy_sync_proxy_rules_last_timestamp_seconds") ?? 0) >= now)
-        #expect((sample(scrape.body, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds") ?? 0) >= now)
+        #expect((sample(scrape.body, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", v4) ?? 0) >= now)
+        #expect((sample(scrape.body, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", v4) ?? 0) >= now)
         // The slice's trigger time was 3 s before: the observation lands in the 3 s bucket, not below.
-        #expect(sample(scrape.body, "kubeproxy_network_programming_duration_seconds_count") == 1)
-        #expect(sample(scrape.body, "kubeproxy_network_programming_duration_seconds_bucket", #"le="2.0""#) == 0)
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_bucket", #"le="16.384""#) == 1)
+        #expect(sample(scrape.body, "kubeproxy_network_programming_duration_seconds_count", v4) == 1)
+        #expect(sample(scrape.body, "kubeproxy_network_programming_duration_seconds_bucket", v4 + #",le="2.0""#) == 0)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_bucket", v4 + #",le="16.384""#) == 1)
         #expect(sample(scrape.body, "process_start_time_seconds").map { $0 > 0 && $0 <= Date().timeIntervalSince1970 } == true)
         #expect((sample(scrape.body, "process_resident_memory_bytes") ?? 0) > 0)
         #expect((sample(scrape.body, "process_open_fds") ?? 0) > 0)
         #expect(try promtoolFindings(scrape.body) == [])
 
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="external""#) == 0)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", v4 + #",traffic_policy="external""#) == 0)
 
         // Local external policy and the only endpoint on another node: counted as having no local endpoints.
         var local = servicePort("172.30.0.11")
@@ -80,11 +82,11 @@ import Glibc
         store.update(now: Date().timeIntervalSince1970) { $0.setService(web, ports: [local]) }
         try await eventually { runner.status.current.syncs == 2 }
         scrape = try await httpGet(url)
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_count") == 2)
-        #expect(sample(scrape.body, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count") == 1)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_duration_seconds_count", v4) == 2)
+        #expect(sample(scrape.body, "kubeproxy_sync_partial_proxy_rules_duration_seconds_count", v4) == 1)
         #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_service_changes_total") == 2)
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="external""#) == 1)
-        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", #"traffic_policy="internal""#) == 0)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", v4 + #",traffic_policy="external""#) == 1)
+        #expect(sample(scrape.body, "kubeproxy_sync_proxy_rules_no_local_endpoints_total", v4 + #",traffic_policy="internal""#) == 0)
         #expect(try promtoolFindings(scrape.body) == [])
         await server.close()
     }
@@ -104,8 +106,8 @@ import Glibc
         store.update(now: 0) { $0.setService(web, ports: [servicePort("172.30.0.10")]) }
         try await eventually { runner.status.current.consecutiveFailures >= 1 }
         let text = metrics.render()
-        #expect((sample(text, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total") ?? 0) >= 1)
-        #expect(sample(text, "kubeproxy_sync_proxy_rules_iptables_restore_failures_total") == 0)
+        #expect((sample(text, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total", v4) ?? 0) >= 1)
+        #expect(sample(text, "kubeproxy_sync_proxy_rules_iptables_restore_failures_total", v4) == 0)
     }
 
     @Test func userspaceCountersMoveWhenTrafficFlows() async throws {

@@ -47,8 +47,9 @@ public final class HTTPServer: Sendable {
         port = channel.localAddress?.port ?? 0
     }
 
-    /// Binds `host:port` and serves until `close()`.
-    public static func start(host: String, port: Int, limits: Limits = Limits(), handler: @escaping Handler,
+    /// Binds `host:port` and serves until `close()`. Paths in `loopbackOnly` answer 403 to any client
+    /// not on a loopback address (whatever address the server listens on).
+    public static func start(host: String, port: Int, limits: Limits = Limits(), loopbackOnly: Set<String> = [], handler: @escaping Handler,
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> HTTPServer {
         let open = OpenConnections()
         let channel = try await ServerBootstrap(group: group)
@@ -62,12 +63,18 @@ public final class HTTPServer: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(IdleStateHandler(readTimeout: limits.idleTimeout))
                     try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-                    try pipeline.addHandler(RequestHandler(handler: handler))
+                    try pipeline.addHandler(RequestHandler(handler: handler, loopbackOnly: loopbackOnly))
                 }
             }
             .bind(host: host, port: port)
             .get()
         return HTTPServer(channel: channel)
+    }
+
+    /// 127.0.0.0/8, ::1, or 127.x.x.x mapped into IPv6 (a client of a "::" socket).
+    static func isLoopback(_ ip: String?) -> Bool {
+        guard let ip = ip?.lowercased() else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
     }
 
     /// Stops listening (connections in progress finish their answer).
@@ -81,9 +88,13 @@ private final class RequestHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let handler: HTTPServer.Handler
+    private let loopbackOnly: Set<String>
     private var head: HTTPRequestHead?
 
-    init(handler: @escaping HTTPServer.Handler) { self.handler = handler }
+    init(handler: @escaping HTTPServer.Handler, loopbackOnly: Set<String>) {
+        self.handler = handler
+        self.loopbackOnly = loopbackOnly
+    }
 
     /// Nothing read for `idleTimeout` (see `IdleStateHandler` ahead in the pipeline): close.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -117,7 +128,9 @@ private final class RequestHandler: ChannelInboundHandler {
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = String(head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
         var answer: HTTPResponse
-        if head.method == .GET || head.method == .HEAD {
+        if loopbackOnly.contains(path) && !HTTPServer.isLoopback(context.channel.remoteAddress?.ipAddress) {
+            answer = HTTPResponse(status: 403, headers: ["Content-Type": "text/plain; charset=utf-8"], body: "only from this node's loopback\n")
+        } else if head.method == .GET || head.method == .HEAD {
             answer = handler(path)
         } else {
             answer = HTTPResponse(status: 405, headers: ["Allow": "GET, HEAD"], body: "method not allowed\n")

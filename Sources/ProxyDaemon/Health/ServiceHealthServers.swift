@@ -15,14 +15,22 @@ public final class ServiceHealthServers: SyncObserver {
 
     /// nil: all addresses, IPv6 and IPv4 ("::", or "0.0.0.0" where the node has no IPv6).
     private let host: String?
+    /// kube-proxy's `nodePortAddresses`: when set, the ports listen on the node IPs it selects only.
+    private let nodePortAddresses: [CIDR]
+    private let nodeAddresses: @Sendable () -> [IPAddress]
     private let proxyHealthy: @Sendable () -> Bool
     private let logger: Logger
     /// By node port: what its server reports.
     private let entries = Mutex<[Int: Entry]>([:])
-    private let servers = Mutex<[Int: HTTPServer]>([:])
+    /// By node port: one server per address it listens on.
+    private let servers = Mutex<[Int: [HTTPServer]]>([:])
 
-    public init(host: String? = nil, proxyHealthy: @escaping @Sendable () -> Bool, logger: Logger) {
+    /// `host` binds every port to that one address (tests); otherwise `nodePortAddresses` decides.
+    init(host: String? = nil, nodePortAddresses: [CIDR] = [], nodeAddresses: @escaping @Sendable () -> [IPAddress] = LocalAddresses.current,
+         proxyHealthy: @escaping @Sendable () -> Bool, logger: Logger) {
         self.host = host
+        self.nodePortAddresses = nodePortAddresses
+        self.nodeAddresses = nodeAddresses
         self.proxyHealthy = proxyHealthy
         self.logger = logger
     }
@@ -36,26 +44,34 @@ public final class ServiceHealthServers: SyncObserver {
         let (toClose, toOpen) = servers.withLock { open in
             (open.filter { wanted[$0.key] == nil }, wanted.keys.filter { open[$0] == nil }.sorted())
         }
-        for (port, server) in toClose {
-            await server.close()
+        for (port, open) in toClose {
+            for server in open { await server.close() }
             servers.withLock { _ = $0.removeValue(forKey: port) }
         }
+        guard !toOpen.isEmpty else { return }
+        let hosts: [String]? = host.map { [$0] }
+            ?? HealthCheckAddresses.hosts(nodePortAddresses: nodePortAddresses, nodeAddresses: nodeAddresses()).map { $0.map(\.description) }
+        if hosts?.isEmpty == true {
+            logger.warning("no node address matches nodePortAddresses: health check node ports not opened",
+                           metadata: ["nodePortAddresses": "\(nodePortAddresses.map(\.description))"])
+        }
         for port in toOpen {
+            let handler: HTTPServer.Handler = { [weak self] _ in self?.answer(port: port) ?? .notFound }
+            var opened: [HTTPServer] = []
             do {
-                let handler: HTTPServer.Handler = { [weak self] _ in self?.answer(port: port) ?? .notFound }
-                let server: HTTPServer
-                if let host {
-                    server = try await HTTPServer.start(host: host, port: port, handler: handler)
+                if let hosts {
+                    for host in hosts { opened.append(try await HTTPServer.start(host: host, port: port, handler: handler)) }
                 } else {
                     do {
-                        server = try await HTTPServer.start(host: "::", port: port, handler: handler)
+                        opened.append(try await HTTPServer.start(host: "::", port: port, handler: handler))
                     } catch {
-                        server = try await HTTPServer.start(host: "0.0.0.0", port: port, handler: handler)
+                        opened.append(try await HTTPServer.start(host: "0.0.0.0", port: port, handler: handler))
                     }
                 }
-                servers.withLock { $0[port] = server }
+                if !opened.isEmpty { servers.withLock { $0[port] = opened } }
             } catch {
-                // As kube-proxy: logged, and tried again on the next sync.
+                // As kube-proxy: logged, and tried again (on every address) on the next sync.
+                for server in opened { await server.close() }
                 logger.error("cannot open health check node port", metadata: ["port": "\(port)", "error": "\(error)"])
             }
         }
@@ -63,7 +79,7 @@ public final class ServiceHealthServers: SyncObserver {
 
     /// Closes every server (on shutdown).
     public func closeAll() async {
-        for server in servers.withLock({ open in defer { open = [:] }; return Array(open.values) }) { await server.close() }
+        for server in servers.withLock({ open in defer { open = [:] }; return open.values.flatMap { $0 } }) { await server.close() }
     }
 
     func answer(port: Int) -> HTTPResponse {
@@ -85,14 +101,16 @@ public final class ServiceHealthServers: SyncObserver {
     }
 
     /// Health check node ports of `snapshot` and the local ready endpoints (distinct addresses over
-    /// all ports) of their Services.
+    /// all ports) of their Services. Every `externalTrafficPolicy: Local` Service with a
+    /// `healthCheckNodePort` (a LoadBalancer) gets one, reachable from outside or not yet (no NodePort
+    /// allocated, no ingress IP): upstream's `HealthCheckNodePorts()` asks no more.
     static func entries(for snapshot: ProxySnapshot) -> [Int: Entry] {
         var result: [Int: Entry] = [:]
         var local: [NamespacedName: Set<IPAddress>] = [:]
         for (name, endpoints) in snapshot.endpoints {
             for ep in endpoints where ep.isLocal && ep.isReady { local[name.service, default: []].insert(ep.address) }
         }
-        for service in snapshot.sortedServicePorts where service.healthCheckNodePort != 0 && service.externalPolicyIsLocal {
+        for service in snapshot.sortedServicePorts where service.healthCheckNodePort != 0 && service.externalTrafficPolicy == .local {
             result[service.healthCheckNodePort] = Entry(service: service.name.service, localEndpoints: local[service.name.service]?.count ?? 0)
         }
         return result

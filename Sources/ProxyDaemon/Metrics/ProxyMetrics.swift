@@ -1,4 +1,5 @@
 import Prometheus
+import ProxyModel
 import Synchronization
 
 /// Everything `/metrics` shows: one Prometheus registry per daemon (so tests can run several), the
@@ -9,9 +10,10 @@ public final class ProxyMetrics: Sendable {
     public let sync: SyncMetrics
     private let collectors: Mutex<[@Sendable () -> Void]>
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `families`: those the node programs, one `ip_family` series each (upstream's per-family proxiers).
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), families: [IPAddress.Family] = [.ipv4, .ipv6]) {
         self.registry = registry
-        sync = SyncMetrics(registry: registry)
+        sync = SyncMetrics(registry: registry, families: families)
         collectors = Mutex([])
         let process = ProcessMetrics(registry: registry)
         addCollector { process.collect() }
