@@ -8,6 +8,8 @@ public enum ConformanceWorld {
     public static let clusterIP = IPAddress("172.30.0.41")!
     /// A second Service whose only endpoint is pod 1 (hairpin).
     public static let hairpinClusterIP = IPAddress("172.30.0.42")!
+    /// A third Service whose only endpoint is on node 2.
+    public static let remoteOnlyClusterIP = IPAddress("172.30.0.43")!
     public static let port = 80
     public static let nodePort = 30001
     public static let loadBalancerIP = ScenarioWorld.loadBalancerIP
@@ -19,11 +21,12 @@ public enum ConformanceWorld {
     public static let node = NodeInfo(name: "node1", addresses: [Topology.nodeAddress], labels: [NodeInfo.zoneLabel: zone])
     public static let remoteNodeName = "node2"
 
-    public static func service(_ name: String = "svc", clusterIP: IPAddress = clusterIP, nodePort: Int = 0,
+    public static func service(_ name: String = "svc", proto: TransportProtocol = .tcp, clusterIP: IPAddress = clusterIP, nodePort: Int = 0,
                                externalIPs: [IPAddress] = [], loadBalancerIPs: [IPAddress] = [], sourceRanges: [CIDR] = [],
                                affinity: SessionAffinity = .none, externalPolicy: TrafficPolicy = .cluster,
                                internalPolicy: TrafficPolicy = .cluster) -> ServicePort {
-        ServicePort(name: ServicePortName(service: NamespacedName(namespace: "conformance", name: name), port: "p80", protocol: .tcp),
+        ServicePort(name: ServicePortName(service: NamespacedName(namespace: "conformance", name: name),
+                                          port: "p80-\(proto.rawValue.lowercased())", protocol: proto),
                     clusterIPs: [clusterIP], port: port, targetPort: .number(Topology.backendPort), nodePort: nodePort,
                     externalIPs: externalIPs, loadBalancerIPs: loadBalancerIPs, loadBalancerSourceRanges: sourceRanges,
                     sessionAffinity: affinity, externalTrafficPolicy: externalPolicy, internalTrafficPolicy: internalPolicy)
@@ -94,7 +97,9 @@ extension Scenario {
         Scenario("TestClusterIPGeneral: local and remote endpoints, masquerade off-cluster and hairpin", upstream: bothTests,
                  pods: 3, remotePods: [3], [
             .apply(CW.snapshot([(CW.service(), [CW.local(1), CW.local(2), CW.remote(3)]),
+                                (CW.service(proto: .udp), [CW.local(1), CW.remote(3)]),
                                 (CW.service("hairpin", clusterIP: CW.hairpinClusterIP), [CW.local(1)])])),
+            .probe(.podClient, Probe(.udp, CW.clusterIP, CW.port, count: 4), .reaches([1, 3], evenly: true, source: .client)),
             .probe(.podClient, Probe(.tcp, CW.clusterIP, CW.port, count: 6), .reaches([1, 2, 3], evenly: true, source: .client)),
             .probe(.externalClient, Probe(.tcp, CW.clusterIP, CW.port, count: 3), .reaches([1, 2, 3], source: .masqueraded)),
             .probe(.node, Probe(.tcp, CW.clusterIP, CW.port, count: 3), .reaches([1, 2, 3], source: .masqueraded)),
@@ -233,7 +238,8 @@ extension Scenario {
     static func masqueradeServices() -> ProxySnapshot {
         CW.snapshot([(CW.service(nodePort: CW.nodePort), [CW.local(1), CW.remote(2)]),
                      (CW.service("local", clusterIP: CW.hairpinClusterIP, nodePort: CW.nodePort + 1, externalPolicy: .local),
-                      [CW.local(1), CW.remote(2)])])
+                      [CW.local(1), CW.remote(2)]),
+                     (CW.service("remote", clusterIP: CW.remoteOnlyClusterIP, nodePort: CW.nodePort + 2), [CW.remote(2)])])
     }
 
     static let masquerade: [Scenario] = [
@@ -250,6 +256,9 @@ extension Scenario {
             .probe(.externalClient, Probe(.tcp, CW.clusterIP, CW.port, count: 2), .reaches([1, 2], source: .masqueraded)),
             .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort, count: 2), .reaches([1, 2], source: .masqueraded)),
             .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort + 1, count: 2), .reaches([1], source: .client)),
+            // Masquerade picks the node's address on the way out: towards node 2, its address on that link.
+            .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort + 2, count: 2),
+                   .reaches([2], source: .address(Topology.nodeInterNodeAddress))),
         ]),
         // No detector: ClusterIP traffic is never masqueraded (kube-proxy cannot tell who is outside);
         // NodePorts of Cluster policy still are.
