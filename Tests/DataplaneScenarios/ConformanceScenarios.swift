@@ -104,6 +104,10 @@ extension Scenario {
             .probe(.externalClient, Probe(.tcp, CW.clusterIP, CW.port, count: 3), .reaches([1, 2, 3], source: .masqueraded)),
             .probe(.node, Probe(.tcp, CW.clusterIP, CW.port, count: 3), .reaches([1, 2, 3], source: .masqueraded)),
             .probe(.pod(1), Probe(.tcp, CW.hairpinClusterIP, CW.port, count: 2), .reaches([1], source: .address(Topology.podGateway(1)))),
+            // Hairpin masquerade is for Service-redirected connections only: the node's own connection to
+            // an endpoint address, and a pod's, keep their source.
+            .probe(.nodeFrom(Topology.nodeAddress), Probe(.tcp, Topology.podAddress(1), Topology.backendPort), .reaches([1], source: .client)),
+            .probe(.podClient, Probe(.tcp, Topology.podAddress(1), Topology.backendPort), .reaches([1], source: .client)),
         ]),
         // REJECT, not DROP: clients fail at once rather than time out, on every frontend of the Service.
         Scenario("TestNoEndpointsReject / TestExternalIPsReject: no endpoints refuses on every frontend", upstream: bothTests, pods: 1, [

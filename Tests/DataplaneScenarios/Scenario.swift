@@ -27,6 +27,9 @@ public enum ProbeSource: Sendable, Hashable {
     case blockedClient
     /// Backend pod i itself (hairpin: a pod reaching a Service that picks it).
     case pod(Int)
+    /// The node, binding this source address (e.g. its uplink address towards a pod, where routing
+    /// alone would pick its address on the pod's link).
+    case nodeFrom(IPAddress)
 
     public var address: IPAddress {
         switch self {
@@ -35,6 +38,7 @@ public enum ProbeSource: Sendable, Hashable {
         case .node: Topology.nodeAddress
         case .blockedClient: Topology.blockedClientAddress
         case .pod(let i): Topology.podAddress(i)
+        case .nodeFrom(let address): address
         }
     }
 }

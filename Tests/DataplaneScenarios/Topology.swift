@@ -152,11 +152,14 @@ public final class Topology {
         let nsName = switch from {
         case .externalClient, .blockedClient: client
         case .podClient: podClient
-        case .node: node
+        case .node, .nodeFrom: node
         case .pod(let i): pods[i - 1]
         }
         // The blocked client shares the client's namespace: it binds its own source address.
-        let bind = from == .blockedClient ? ["\(Topology.blockedClientAddress)"] : []
+        let bind: [String] = switch from {
+        case .blockedClient, .nodeFrom: ["\(from.address)"]
+        default: []
+        }
         let output = try Shell.run(["ip", "netns", "exec", nsName, "python3", "-c", EchoScripts.client,
                                     p.proto.rawValue.lowercased(), "\(p.address)", "\(p.port)", "\(p.count)", "\(p.timeoutSeconds)"] + bind)
         return output.split(separator: "\n").map { ProbeResult(line: String($0)) }
