@@ -23,12 +23,22 @@ public enum ProbeSource: Sendable, Hashable {
     case podClient
     /// The node itself (192.168.50.1, its uplink address, is the source it picks for Service addresses).
     case node
+    /// 192.168.51.2: off-cluster like `externalClient`, outside the source ranges scenarios allow.
+    case blockedClient
+    /// Backend pod i itself (hairpin: a pod reaching a Service that picks it).
+    case pod(Int)
+    /// The node, binding this source address (e.g. its uplink address towards a pod, where routing
+    /// alone would pick its address on the pod's link).
+    case nodeFrom(IPAddress)
 
     public var address: IPAddress {
         switch self {
         case .externalClient: Topology.externalClientAddress
         case .podClient: Topology.podClientAddress
         case .node: Topology.nodeAddress
+        case .blockedClient: Topology.blockedClientAddress
+        case .pod(let i): Topology.podAddress(i)
+        case .nodeFrom(let address): address
         }
     }
 }
@@ -72,12 +82,18 @@ public enum ProbeResult: Hashable, Sendable {
 
 /// What the probe's results must show.
 public struct Expectation: Sendable, Hashable {
-    public enum Outcome: Sendable, Hashable { case answered, refused, unanswered }
+    public enum Outcome: Sendable, Hashable {
+        case answered, refused, unanswered
+        /// The node did not touch it: the off-node host that really owns the address answered.
+        case notIntercepted
+    }
     public enum SourceSeen: Sendable, Hashable {
         /// The backend saw the client's own address.
         case client
         /// The backend saw a node address (masqueraded).
         case masqueraded
+        /// The backend saw exactly this address (e.g. the node's address on the link towards it).
+        case address(IPAddress)
     }
 
     public var outcome: Outcome
@@ -97,14 +113,22 @@ public struct Expectation: Sendable, Hashable {
     }
     public static let refused = Expectation(outcome: .refused)
     public static let unanswered = Expectation(outcome: .unanswered)
+    public static let notIntercepted = Expectation(outcome: .notIntercepted)
 
-    /// nil when `results` (from `source`) meet this expectation, else why not.
-    public func check(_ results: [ProbeResult], from client: ProbeSource) -> String? {
+    /// nil when `results` (from `source`, of `probe` when given) meet this expectation, else why not.
+    public func check(_ results: [ProbeResult], from client: ProbeSource, probe: Probe? = nil) -> String? {
         switch outcome {
         case .refused:
             return results.allSatisfy { $0 == .refused } ? nil : "expected every attempt refused, got \(results)"
         case .unanswered:
             return results.allSatisfy { $0 == .timeout } ? nil : "expected no answer (dropped), got \(results)"
+        case .notIntercepted:
+            let owners = probe.map { [$0.address] } ?? Topology.outsideAddresses
+            let untouched = results.allSatisfy { r in
+                guard case .answered(let server, let peer) = r else { return false }
+                return owners.contains(server) && peer == client.address
+            }
+            return untouched ? nil : "expected the off-node host to answer untouched, got \(results)"
         case .answered:
             var servers: [IPAddress] = [], peers: [IPAddress] = []
             for r in results {
@@ -128,6 +152,8 @@ public struct Expectation: Sendable, Hashable {
                 if let p = peers.first(where: { $0 != client.address }) { return "backend saw \(p), expected the client \(client.address)" }
             case .masqueraded?:
                 if let p = peers.first(where: { $0 == client.address }) { return "backend saw the client \(p), expected a masqueraded source" }
+            case .address(let want)?:
+                if let p = peers.first(where: { $0 != want }) { return "backend saw \(p), expected \(want)" }
             case nil: break
             }
             return nil
@@ -145,16 +171,63 @@ public enum Step: Sendable {
     case expectNoRulesOfOurs
 }
 
+/// The rule backends scenarios run on (both iptables variants share one kind).
+public enum ScenarioBackend: String, Sendable, Hashable, CaseIterable {
+    case iptables, nftables
+}
+
+/// The proxier settings a scenario runs under (the adapters turn it into a `RuleSyncConfig`).
+public struct ScenarioConfig: Sendable, Hashable {
+    /// kube-proxy's `--cluster-cidr` (empty: no local-traffic detector).
+    public var clusterCIDRs: [CIDR]
+    public var masqueradeAll: Bool
+    public var nodePortAddresses: [CIDR]
+    /// The Service CIDRs (nftables mode drops traffic to unallocated addresses in them). No
+    /// `RuleSyncConfig` field takes it yet: issue #10 adds one.
+    public var serviceCIDRs: [CIDR]
+
+    public init(clusterCIDRs: [CIDR] = [Topology.clusterCIDR], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
+                serviceCIDRs: [CIDR] = []) {
+        self.clusterCIDRs = clusterCIDRs
+        self.masqueradeAll = masqueradeAll
+        self.nodePortAddresses = nodePortAddresses
+        self.serviceCIDRs = serviceCIDRs
+    }
+
+    public static let standard = ScenarioConfig()
+}
+
 /// A behaviour every rule backend must show, as data: a topology size and steps.
 public struct Scenario: Sendable, CustomStringConvertible {
     public var name: String
     public var pods: Int
     public var steps: [Step]
+    /// Pods living behind the second node (endpoints there are `isLocal: false`).
+    public var remotePods: Set<Int> = []
+    public var config: ScenarioConfig = .standard
+    /// The backends whose upstream counterpart has this behaviour (e.g. localhost NodePorts: iptables only).
+    public var backends: Set<ScenarioBackend> = Set(ScenarioBackend.allCases)
+    /// A backend that cannot meet the scenario yet, and why (an issue): the run is recorded as a known
+    /// issue, so it fails loudly once the gap is closed. Never a reason to delete a scenario.
+    public var knownGaps: [ScenarioBackend: String] = [:]
+    /// The upstream test this mirrors ("pkg/proxy/iptables/proxier_test.go: TestLoadBalancer").
+    public var upstream: String?
 
     public init(_ name: String, pods: Int, _ steps: [Step]) {
         self.name = name
         self.pods = pods
         self.steps = steps
+    }
+
+    public init(_ name: String, upstream: String, pods: Int, remotePods: Set<Int> = [], config: ScenarioConfig = .standard,
+                backends: Set<ScenarioBackend> = Set(ScenarioBackend.allCases), knownGaps: [ScenarioBackend: String] = [:],
+                _ steps: [Step]) {
+        self.init(name, pods: pods, steps)
+        self.upstream = upstream
+        self.remotePods = remotePods
+        self.config = config
+        self.backends = backends
+        self.knownGaps = knownGaps
     }
 
     public var description: String { name }
@@ -165,7 +238,7 @@ public enum ScenarioRunner {
     /// Builds the topology, makes the dataplane for it, runs every step; returns what failed (empty
     /// when the scenario held). The namespaces are deleted whatever happens.
     public static func run(_ scenario: Scenario, dataplane make: (Topology) throws -> any ScenarioDataplane) throws -> [String] {
-        let topology = try Topology(pods: scenario.pods)
+        let topology = try Topology(pods: scenario.pods, remotePods: scenario.remotePods)
         defer { topology.teardown() }
         let dataplane = try make(topology)
         var failures: [String] = []
@@ -179,7 +252,7 @@ public enum ScenarioRunner {
                 }
             case .probe(let source, let probe, let expectation):
                 let results = try topology.probe(from: source, probe)
-                if let why = expectation.check(results, from: source) {
+                if let why = expectation.check(results, from: source, probe: probe) {
                     failures.append("\(at): \(probe.proto) \(source) -> \(probe.address):\(probe.port): \(why)")
                 }
             case .installForeignRules:

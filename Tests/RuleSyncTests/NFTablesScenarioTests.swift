@@ -11,9 +11,9 @@ final class NFTablesScenarioDataplane: ScenarioDataplane {
     let prefix: [String]
     var last: ProxySnapshot?
 
-    init(topology: Topology) throws {
+    init(topology: Topology, config: ScenarioConfig = .standard) throws {
         prefix = topology.nodeCommandPrefix
-        backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
+        backend = try NFTablesBackend(config: RuleSyncConfig(scenario: config), families: [.ipv4],
                                       networkNamespace: "/run/netns/\(topology.node)")
     }
 
@@ -53,6 +53,11 @@ final class NFTablesScenarioDataplane: ScenarioDataplane {
 
 @Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root, ip netns and python3"))
 struct NFTablesScenarioTests {
+    @Test(arguments: Scenario.conformance(for: .nftables))
+    func conformance(_ scenario: Scenario) throws {
+        try runConformance(scenario, on: .nftables, label: "nftables") { try NFTablesScenarioDataplane(topology: $0, config: scenario.config) }
+    }
+
     @Test(arguments: Scenario.standard)
     func scenario(_ scenario: Scenario) throws {
         let failures = try ScenarioRunner.run(scenario) { try NFTablesScenarioDataplane(topology: $0) }
