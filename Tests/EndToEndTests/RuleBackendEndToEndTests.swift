@@ -46,11 +46,11 @@ struct RuleBackendEndToEndTests {
             return Set(results.compactMap { if case .answered(let server, _) = $0 { server } else { nil } })
         }
         let both: Set = [Topology.podAddress(1), Topology.podAddress(2)]
-        #expect(await poll(tries: 50, { servers() }, until: { $0 == both }) == both)
+        #expect(await poll(tries: 500, { servers() }, until: { $0 == both }) == both)
 
         try proxy.writeManifests(Self.manifests(pods: [1]))
         let one: Set = [Topology.podAddress(1)]
-        #expect(await poll(tries: 50, { servers() }, until: { $0 == one }) == one)
+        #expect(await poll(tries: 500, { servers() }, until: { $0 == one }) == one)
 
         #expect(proxy.stop() == 0)
         let rules = mode == "iptables"
@@ -70,7 +70,7 @@ struct RuleBackendEndToEndTests {
         let proxy = try ProxyProcess(config: Self.config(mode), manifests: Self.manifests(pods: [1]), prefix: readOnlyRoot + topology.nodeCommandPrefix)
         defer { proxy.stop() }
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
-        let answered = await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] },
+        let answered = await poll(tries: 500, { (try? topology.probe(from: .podClient, probe)) ?? [] },
                                   until: { $0 == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)] })
         #expect(answered == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)], "\(proxy.stderr)")
         #expect(!proxy.stderr.contains("Read-only file system"), "\(proxy.stderr)")
@@ -90,14 +90,14 @@ struct RuleBackendEndToEndTests {
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
         let served: [ProbeResult] = [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)]
         let first = try ProxyProcess(config: Self.config(old), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
-        #expect(await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served)
+        #expect(await poll(tries: 500, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served)
         #expect(first.stop() == 0)
         #expect(oursIn(old), "exit leaves the rules in place")
 
         let second = try ProxyProcess(config: Self.config(new), manifests: Self.manifests(pods: [1]), prefix: topology.nodeCommandPrefix)
         defer { second.stop() }
-        #expect(await poll(tries: 50, { oursIn(old) }, until: { !$0 }) == false, "\(second.stderr)")
-        #expect(oursIn(new))
+        // The old mode's rules go once the new mode's first sync is in (a slow start only takes longer).
+        #expect(await poll(tries: 1500, { (oursIn(old), oursIn(new)) }, until: { !$0.0 && $0.1 }) == (false, true), "\(second.stderr)")
         #expect(try topology.probe(from: .podClient, probe) == served)
     }
 
@@ -112,7 +112,7 @@ struct RuleBackendEndToEndTests {
         defer { proxy.stop() }
         let probe = Probe(.tcp, IPAddress("172.30.0.41")!, 80, timeoutSeconds: 2)
         let served: [ProbeResult] = [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)]
-        #expect(await poll(tries: 50, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served, "\(proxy.stderr)")
+        #expect(await poll(tries: 500, { (try? topology.probe(from: .podClient, probe)) ?? [] }, until: { $0 == served }) == served, "\(proxy.stderr)")
         if mode == "nftables" {
             let tables = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "tables"])
             #expect(tables.contains("table ip swift-kube-proxy") && !tables.contains("table ip6 swift-kube-proxy"), "\(tables)")
