@@ -138,10 +138,10 @@ public final class IPTablesBackend: RuleSyncBackend {
         let plan = ForwardingPlan(snapshot: snapshot, config: config, family: family)
         let ruleset = IPTablesRuleset(plan: plan, renderer: renderer)
         let saved = try listing(variant: variant, family: family)
-        // The rewrite zeroes the INVALID drop's counter: keep what it counted so far.
-        fs.invalidDroppedBefore += saved.invalidDropped ?? 0
         let input = IPTablesRestoreInput.full(ruleset, existingChains: saved.ourChains, missingHooks: saved.missingHooks())
         try restore(input, variant: variant, family: family)
+        // The rewrite zeroed the INVALID drop's counter: keep what it had counted.
+        fs.invalidDroppedBefore += saved.invalidDropped ?? 0
         fs.applied = ruleset
         fs.needsFull = false
         fs.noLocalInternal = Set(plan.services.filter { $0.value.dropsInternalForNoLocalEndpoints }.keys)
@@ -194,13 +194,15 @@ public final class IPTablesBackend: RuleSyncBackend {
     }
 
     /// Reads the INVALID drop's packet counter after a sync. Upstream counts with an nfacct object
-    /// (`-m nfacct`), which survives rewrites; we read the rule's own counter with `iptables-save -c`
-    /// (no nfacct module or netlink code needed) and add what earlier rewrites zeroed.
+    /// (`-m nfacct`), which survives rewrites; we read the rule's own counter (no nfacct module or
+    /// netlink code needed) and add what earlier rewrites zeroed. Listing the one chain takes 0.01 s;
+    /// `iptables-nft-save -t filter` would take 0.6 s beside 55,000 nat rules, as it reads them all.
     private func readInvalidDropped(variant: IPTablesVariant, family: IPAddress.Family, state fs: inout FamilyState) {
         fs.invalidDroppedNow = nil
-        guard !config.conntrackTCPLiberal,
-              let text = try? runner.run(commandPrefix + [variant.saveCommand(family), "-c", "-t", "filter"], input: nil),
-              let count = IPTablesSaveListing(text).invalidDropped else { return }
+        let argv = commandPrefix + [variant.iptablesCommand(family), "-w", String(lockWaitSeconds), "-t", "filter",
+                                    "-L", IPTablesChains.forward, "-n", "-v", "-x"]
+        guard !config.conntrackTCPLiberal, let text = try? runner.run(argv, input: nil),
+              let count = IPTablesSaveListing.invalidDropped(inChainListing: text) else { return }
         fs.invalidDroppedNow = fs.invalidDroppedBefore + count
     }
 

@@ -266,6 +266,16 @@ public struct IPTablesSaveListing: Sendable {
         }
     }
 
+    /// The INVALID drop's packet counter in `iptables -L SKP-FORWARD -n -v -x` output (a line
+    /// `PKTS BYTES DROP … ctstate INVALID`); nil without that rule.
+    public static func invalidDropped(inChainListing text: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasSuffix("ctstate INVALID") {
+            let words = line.split(separator: " ")
+            if words.count > 2, words[2] == "DROP", let packets = Int(words[0]) { return packets }
+        }
+        return nil
+    }
+
     /// Our chains present in the listing.
     public var ourChains: Set<IPTablesChainRef> { chains.filter { $0.name.hasPrefix(IPTablesChains.prefix) } }
 

@@ -110,6 +110,14 @@ import Testing
         // Counters are stripped from rules in the standard chains, so hooks still match.
         #expect(listing.rules.map(\.rule) == ["-j SKP-FIREWALL"])
         #expect(IPTablesSaveListing("*filter\n-A SKP-FORWARD -j ACCEPT\n").invalidDropped == nil)
+        let chain = """
+        Chain SKP-FORWARD (1 references)
+            pkts      bytes target     prot opt in     out     source               destination
+              12      480 DROP       0    --  *      *       0.0.0.0/0            0.0.0.0/0            ctstate INVALID
+               0        0 ACCEPT     0    --  *      *       0.0.0.0/0            0.0.0.0/0            mark match 0x4000/0x4000
+        """
+        #expect(IPTablesSaveListing.invalidDropped(inChainListing: chain) == 12)
+        #expect(IPTablesSaveListing.invalidDropped(inChainListing: "Chain SKP-FORWARD (1 references)\n") == nil)
     }
 
     @Test func rulesWrittenAreCountedPerTable() {
