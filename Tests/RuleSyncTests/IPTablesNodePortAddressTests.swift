@@ -59,6 +59,9 @@ import Testing
         #expect(nodePortCatchAll(RuleSyncConfig(nodePortAddresses: localhost), family: .ipv6).isEmpty)
         #expect(nodePortCatchAll(RuleSyncConfig(nodePortAddresses: localhost, localhostNodePorts: true))
             == ["-d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j SKP-NODEPORTS"])
+        // The shared plan holds no loopback for any backend (nftables never serves it, as upstream).
+        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), family: .ipv4) == .localAddresses(in: []))
+        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), family: .ipv6) == .localAddresses(in: []))
         // A prefix around loopback is cut into the prefixes beside it.
         #expect(nodePortCatchAll(RuleSyncConfig(nodePortAddresses: [CIDR("0.0.0.0/2")!])) == [
             "-d 0.0.0.0/2 -m addrtype --dst-type LOCAL -j SKP-NODEPORTS",
