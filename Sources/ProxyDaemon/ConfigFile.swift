@@ -52,6 +52,10 @@ extension ProxyConfig {
         if let v = try top.int("masqueradeBit", in: 0...31) { config.masqueradeBit = v }
         if let v = try top.enumeration("endpointPick", EndpointPick.self) { config.endpointPick = v }
         if let v = try top.enumeration("iptablesVariant", IPTablesVariant.self) { config.iptablesVariant = v }
+        if var m = try top.mapping("iptables") {
+            if let v = try m.bool("localhostNodePorts") { config.localhostNodePorts = v }
+            try m.rejectUnknownKeys()
+        }
         if let v = try top.duration("minSyncPeriod") { config.minSyncPeriod = v }
         if let v = try top.duration("syncPeriod", positive: true) { config.syncPeriod = v }
         if let v = try top.hostPort("metricsBindAddress") { config.metricsBindAddress = v }

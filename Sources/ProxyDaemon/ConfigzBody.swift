@@ -12,7 +12,7 @@ enum ConfigzBody {
 
     static func configz(_ config: ProxyConfig) -> HTTPResponse {
         func seconds(_ d: Duration) -> String { GoDuration.format(d) }
-        let section: [String: Any] = [
+        var section: [String: Any] = [
             "masqueradeAll": config.masqueradeAll, "masqueradeBit": config.masqueradeBit,
             "syncPeriod": seconds(config.syncPeriod), "minSyncPeriod": seconds(config.minSyncPeriod),
         ]
@@ -25,6 +25,7 @@ enum ConfigzBody {
             "hostnameOverride": config.hostnameOverride ?? "",
             "clientConnection": ["kubeconfig": config.kubeconfig ?? ""],
         ]
+        if config.mode != .nftables { section["localhostNodePorts"] = config.localhostNodePorts }
         fields[config.mode == .nftables ? "nftables" : "iptables"] = section
         let data = (try? JSONSerialization.data(withJSONObject: ["kubeproxy.config.k8s.io": fields], options: [.sortedKeys])) ?? Data("{}".utf8)
         return HTTPResponse(status: 200, headers: ProxyHealth.headers, body: String(decoding: data, as: UTF8.self))

@@ -123,9 +123,7 @@ enum KubeProxyConfiguration {
                 if let v = syncPeriod, v > .zero { config.syncPeriod = v }
                 if let v = minSyncPeriod, v > .zero { config.minSyncPeriod = v }
             }
-            if section == "iptables" {
-                ignoreLocalhostNodePorts(&m, &ignored)
-            }
+            if section == "iptables", let v = try m.bool("localhostNodePorts") { config.localhostNodePorts = v }
             try ignored.unknownKeys(of: m, strict: false)
         }
         if var m = try top.mapping("conntrack") {
@@ -156,7 +154,7 @@ enum KubeProxyConfiguration {
             guard var m = try top.mapping(section) else { continue }
             let bit = try m.int("masqueradeBit", in: 0...31)
             if section == (config.mode == .nftables ? "nftables" : "iptables"), let bit { config.masqueradeBit = bit }
-            if section == "iptables" { ignoreLocalhostNodePorts(&m, &ignored) }
+            if section == "iptables", let v = try m.bool("localhostNodePorts") { config.localhostNodePorts = v }
             try ignored.unknownKeys(of: m, strict: true)
         }
         if var detect = try top.mapping("detectLocal") {
@@ -168,14 +166,6 @@ enum KubeProxyConfiguration {
         let unspecified = [IPAddress(ipv4: 0), IPAddress(ipv6High: 0, low: 0)]
         if let overrides = try top.cidrs("nodeIPOverride"), !overrides.allSatisfy({ unspecified.contains($0.address) }) {
             ignored.add(top, "nodeIPOverride", note: "node addresses are read from the Node and interfaces")
-        }
-    }
-
-    /// kube-proxy's iptables mode also accepts NodePorts on 127.0.0.1 (route_localnet) unless this is
-    /// false; ours never does, so only an explicit `true` is worth a warning.
-    private static func ignoreLocalhostNodePorts(_ m: inout ConfigMapping, _ ignored: inout IgnoredFields) {
-        if let node = m.rawValue("localhostNodePorts"), node.string == "true" {
-            ignored.add(m, "localhostNodePorts", note: "NodePorts are not served on localhost")
         }
     }
 }

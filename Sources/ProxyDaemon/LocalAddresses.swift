@@ -37,10 +37,11 @@ enum LocalAddresses {
 
 /// kube-proxy's `nodePortAddresses`: which node addresses serve NodePorts.
 enum NodePortAddresses {
-    /// The node addresses inside any of `cidrs` (a plain address is a /32 or /128); all of them
-    /// when `cidrs` is empty.
+    /// The node addresses inside any of `cidrs` (a plain address is a /32 or /128). Per family, as
+    /// upstream: with no prefix of an address's family, every address of that family serves.
+    /// Loopback stays: the userspace proxy listens there itself, no DNAT and no route_localnet.
     static func select(_ cidrs: [CIDR], from nodeAddresses: [IPAddress]) -> [IPAddress] {
-        guard !cidrs.isEmpty else { return nodeAddresses }
-        return nodeAddresses.filter { ip in cidrs.contains { $0.contains(ip) } }
+        let families = Set(cidrs.map(\.family))
+        return nodeAddresses.filter { ip in !families.contains(ip.family) || cidrs.contains { $0.contains(ip) } }
     }
 }

@@ -52,6 +52,9 @@ public struct ProxyConfig: Sendable, Equatable {
     public var endpointPick: EndpointPick = .roundRobin
     /// `mode: iptables`: which iptables to program; auto picks the one that already holds rules.
     public var iptablesVariant: IPTablesVariant = .auto
+    /// `mode: iptables`: IPv4 NodePorts also answer on 127.0.0.1 (kube-proxy's
+    /// `iptables.localhostNodePorts`, default true); sets `route_localnet=1` on the node.
+    public var localhostNodePorts = true
     public var minSyncPeriod: Duration = .seconds(1)
     public var syncPeriod: Duration = .seconds(30)
     public var metricsBindAddress = "127.0.0.1:10249"

@@ -244,7 +244,8 @@ public struct ProxyDaemon: Sendable {
         case .iptables:
             // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not
             // by the backend's conntrack(8) fallback.
-            let backend = IPTablesBackend(config: config.ruleSyncConfig, variant: config.ipTablesVariantChoice, families: families,
+            let ruleConfig = try IPTablesSysctls.prepare(config.ruleSyncConfig, families: families, logger: logger)
+            let backend = IPTablesBackend(config: ruleConfig, variant: config.ipTablesVariantChoice, families: families,
                                           cleansConntrack: false)
             return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
         case .nftables:

@@ -12,6 +12,7 @@ final class RuleSyncDataplane: Dataplane {
     private let queue: DispatchQueue
     private let metrics: SyncMetrics?
     private let skippedMetrics: SkippedServicePortMetrics?
+    private let iptablesMetrics: IPTablesMetrics?
     /// Rules NAT in the kernel: removed endpoints leave conntrack entries to delete after a sync.
     var natsInKernel: Bool { true }
     let fullSyncPeriod: Duration?
@@ -22,17 +23,23 @@ final class RuleSyncDataplane: Dataplane {
         self.fullSyncPeriod = fullSyncPeriod
         self.metrics = metrics
         skippedMetrics = metrics.map { SkippedServicePortMetrics(registry: $0.registry, backend: name) }
+        iptablesMetrics = backend is IPTablesBackend ? metrics.map { IPTablesMetrics(registry: $0.registry) } : nil
         self.logger = logger
         queue = DispatchQueue(label: "swift-kube-proxy.\(name)-sync")
     }
 
     func apply(_ snapshot: ProxySnapshot, diff: SnapshotDiff, full: Bool) async throws {
         let backend = self.backend
-        let report = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<SyncReport, any Error>) in
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Result<SyncReport, any Error>, Never>) in
             queue.async {
-                continuation.resume(with: Result { try backend.sync(snapshot, changes: full ? nil : diff) })
+                continuation.resume(returning: Result { try backend.sync(snapshot, changes: full ? nil : diff) })
             }
         }
+        if case .failure = outcome, let iptables = backend as? IPTablesBackend {
+            iptablesMetrics?.partialRestoreFailuresTotal(iptables.partialRestoreFailures)
+        }
+        let report = try outcome.get()
+        iptablesMetrics?.recorded(report)
         metrics?.rulesInstalled(report.totalRules, dataplane: name)
         // One Service port the backend cannot program is left out, not the whole sync: say which.
         for skip in report.skipped {
@@ -50,7 +57,8 @@ extension ProxyConfig {
     /// The settings every rule backend shares.
     var ruleSyncConfig: RuleSyncConfig {
         RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
-                       masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin)
+                       masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin,
+                       localhostNodePorts: mode == .iptables && localhostNodePorts)
     }
 
     var ipTablesVariantChoice: IPTablesVariantChoice {

@@ -24,12 +24,16 @@ public final class IPTablesBackend: RuleSyncBackend {
         var noLocalInternal: Set<ServicePortName> = []
         var noLocalExternal: Set<ServicePortName> = []
         var totals: [IPTablesTable: Int] = [:]
+        /// Packets the INVALID drop counted before a full sync rewrote SKP-FORWARD (which zeroes it).
+        var invalidDroppedBefore = 0
+        var invalidDroppedNow: Int?
     }
 
     private struct State {
         var variant: IPTablesVariant?
         var families: [IPAddress.Family: FamilyState] = [:]
         var staleFlows = StaleFlowBase()
+        var partialRestoreFailures = 0
     }
 
     /// Deletes conntrack entries of UDP/SCTP flows to endpoints and frontends a sync made stale; nil: off.
@@ -46,6 +50,9 @@ public final class IPTablesBackend: RuleSyncBackend {
         self.runner = runner
         conntrack = cleansConntrack ? ConntrackCleanup(commandPrefix: commandPrefix, runner: runner) : nil
     }
+
+    /// Restores of partial syncs that failed so far (each is followed by a full sync).
+    public var partialRestoreFailures: Int { state.withLock { $0.partialRestoreFailures } }
 
     /// The variant in use: forced by config, or detected at the first sync.
     public var variant: IPTablesVariant {
@@ -71,17 +78,22 @@ public final class IPTablesBackend: RuleSyncBackend {
             var firstError: (any Error)?
             for family in families {
                 var fs = st.families[family] ?? FamilyState()
+                let wasPartial = changes != nil && !fs.needsFull && fs.applied != nil && !(changes?.nodeChanged ?? true)
                 do {
                     try syncFamily(family, variant: variant, snapshot: snapshot, changes: changes, state: &fs, report: &report)
                 } catch {
+                    if wasPartial { st.partialRestoreFailures += 1 }
                     fs.needsFull = true
                     if firstError == nil { firstError = error }
                 }
+                readInvalidDropped(variant: variant, family: family, state: &fs)
+                if let n = fs.invalidDroppedNow { report.invalidDroppedPackets = (report.invalidDroppedPackets ?? 0) + n }
                 st.families[family] = fs
                 report.noLocalEndpointsInternal += fs.noLocalInternal.count
                 report.noLocalEndpointsExternal += fs.noLocalExternal.count
                 for (table, n) in fs.totals { report.totalRules[table.rawValue, default: 0] += n }
             }
+            report.partialRestoreFailures = st.partialRestoreFailures
             try st.staleFlows.finishSync(snapshot, changes: changes, error: firstError, cleanup: conntrack, families: families)
             return report
         }
@@ -128,6 +140,8 @@ public final class IPTablesBackend: RuleSyncBackend {
         let saved = try listing(variant: variant, family: family)
         let input = IPTablesRestoreInput.full(ruleset, existingChains: saved.ourChains, missingHooks: saved.missingHooks())
         try restore(input, variant: variant, family: family)
+        // The rewrite zeroed the INVALID drop's counter: keep what it had counted.
+        fs.invalidDroppedBefore += saved.invalidDropped ?? 0
         fs.applied = ruleset
         fs.needsFull = false
         fs.noLocalInternal = Set(plan.services.filter { $0.value.dropsInternalForNoLocalEndpoints }.keys)
@@ -167,14 +181,29 @@ public final class IPTablesBackend: RuleSyncBackend {
         }
     }
 
-    /// Our view of the nat and filter tables (`*-save -t nat`, `-t filter`).
+    /// Our view of the nat and filter tables (`*-save -t nat`, `-c -t filter`: with counters, for
+    /// the INVALID drop's).
     private func listing(variant: IPTablesVariant, family: IPAddress.Family) throws -> IPTablesSaveListing {
         var text = ""
         for table in [IPTablesTable.nat, .filter] {
-            text += try runner.run(commandPrefix + [variant.saveCommand(family), "-t", table.rawValue], input: nil)
+            let counters = table == .filter ? ["-c"] : []
+            text += try runner.run(commandPrefix + [variant.saveCommand(family)] + counters + ["-t", table.rawValue], input: nil)
             text += "\n"
         }
         return IPTablesSaveListing(text)
+    }
+
+    /// Reads the INVALID drop's packet counter after a sync. Upstream counts with an nfacct object
+    /// (`-m nfacct`), which survives rewrites; we read the rule's own counter (no nfacct module or
+    /// netlink code needed) and add what earlier rewrites zeroed. Listing the one chain takes 0.01 s;
+    /// `iptables-nft-save -t filter` would take 0.6 s beside 55,000 nat rules, as it reads them all.
+    private func readInvalidDropped(variant: IPTablesVariant, family: IPAddress.Family, state fs: inout FamilyState) {
+        fs.invalidDroppedNow = nil
+        let argv = commandPrefix + [variant.iptablesCommand(family), "-w", String(lockWaitSeconds), "-t", "filter",
+                                    "-L", IPTablesChains.forward, "-n", "-v", "-x"]
+        guard !config.conntrackTCPLiberal, let text = try? runner.run(argv, input: nil),
+              let count = IPTablesSaveListing.invalidDropped(inChainListing: text) else { return }
+        fs.invalidDroppedNow = fs.invalidDroppedBefore + count
     }
 
     private func restore(_ input: IPTablesRestoreInput, variant: IPTablesVariant, family: IPAddress.Family) throws {
@@ -189,5 +218,6 @@ extension SyncReport {
         chainsWritten += input.chainsWritten
         chainsDeleted += input.chainsDeleted
         bytesWritten += input.bytes
+        for (table, n) in input.rulesWrittenByTable { rulesWrittenByTable[table.rawValue, default: 0] += n }
     }
 }

@@ -39,6 +39,8 @@ public enum IPTablesChains {
     public static let externalServices = "SKP-EXTERNAL-SERVICES"
     public static let firewall = "SKP-PROXY-FIREWALL"
     public static let forward = "SKP-FORWARD"
+    /// kube-proxy's KUBE-FIREWALL: the anti-martian drop that goes with localhost NodePorts.
+    public static let localnetFirewall = "SKP-FIREWALL"
 
     /// kube-proxy's `portProtoHash`: base32 of SHA-256 of "namespace/name:port" + lowercased
     /// protocol, first 16 characters. Stable across restarts, so chains are rewritten in place.
@@ -95,6 +97,8 @@ public struct IPTablesHook: Sendable, Hashable {
         IPTablesHook(.filter, "FORWARD", newConnections, target: IPTablesChains.externalServices),
         IPTablesHook(.filter, "OUTPUT", newConnections, target: IPTablesChains.firewall),
         IPTablesHook(.filter, "OUTPUT", newConnections, target: IPTablesChains.services),
+        IPTablesHook(.filter, "INPUT", "", target: IPTablesChains.localnetFirewall),
+        IPTablesHook(.filter, "OUTPUT", "", target: IPTablesChains.localnetFirewall),
     ]
 
     public static let standardChains: Set<String> = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]

@@ -69,23 +69,45 @@ public struct IPTablesRenderer: Sendable {
             chains[IPTablesChainRef(.nat, C.masqueradeOffCluster)] =
                 podRanges.map { "-s \($0) -j RETURN" } + ["-j \(C.markMasquerade)"]
         }
+        // A packet the conntrack state machine calls INVALID (out of window, e.g. after a lost RST)
+        // would otherwise be forwarded un-NATed and answered by the pod with a reset that kills the
+        // real connection (kubernetes#74839); kube-proxy drops it unless the node runs be_liberal.
+        let invalid = config.conntrackTCPLiberal ? [] : [IPTablesRenderer.invalidDropRule]
         // Service traffic may be forwarded even when the FORWARD policy is DROP.
-        chains[IPTablesChainRef(.filter, C.forward)] = [
+        chains[IPTablesChainRef(.filter, C.forward)] = invalid + [
             "-m mark --mark \(markHex)/\(markHex) -j ACCEPT",
             "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         ]
+        // route_localnet lets packets from other hosts to 127.0.0.0/8 in, where services bound to
+        // localhost would answer them (kubernetes#90259): kube-proxy's (and kubelet's) KUBE-FIREWALL
+        // rule drops those that were not DNATed here. Empty when localhost NodePorts are off.
+        chains[IPTablesChainRef(.filter, C.localnetFirewall)] = servesLocalhostNodePorts ? [
+            "-d 127.0.0.0/8 ! -s 127.0.0.0/8 -m comment --comment \"block incoming localnet connections\" "
+                + "-m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP",
+        ] : []
         return chains
     }
 
-    /// Destination matches of node-local addresses that accept NodePorts. Loopback is left out: DNAT
-    /// from 127.0.0.0/8 needs `route_localnet`, which we do not set.
+    /// The rule in filter SKP-FORWARD whose packet counter is
+    /// `kubeproxy_iptables_ct_state_invalid_dropped_packets_total`.
+    public static let invalidDropRule = "-m conntrack --ctstate INVALID -j DROP"
+
+    /// IPv4 NodePorts answer on 127.0.0.0/8 too (`localhostNodePorts`, with `route_localnet`), as
+    /// kube-proxy's iptables mode: only when the IPv4 `nodePortAddresses` reach loopback.
+    public var servesLocalhostNodePorts: Bool {
+        family == .ipv4 && config.localhostNodePorts && NodePortLoopback.configIncludesIPv4Loopback(config.nodePortAddresses)
+    }
+
+    /// Destination matches of node-local addresses that accept NodePorts. The plan's scope never
+    /// holds loopback (`NodePortLoopback`); IPv4 loopback comes back with `servesLocalhostNodePorts`.
     func nodePortDestinations(_ scope: NodePortScope) -> [String] {
         switch scope {
         case .allLocalAddresses:
-            let loopback = family == .ipv4 ? "127.0.0.0/8" : "::1/128"
-            return ["-m addrtype --dst-type LOCAL ! -d \(loopback)"]
+            if servesLocalhostNodePorts { return ["-m addrtype --dst-type LOCAL"] }
+            return ["-m addrtype --dst-type LOCAL ! -d \(NodePortLoopback.range(family))"]
         case .localAddresses(let cidrs):
-            return cidrs.map { "-d \($0) -m addrtype --dst-type LOCAL" }
+            let all = servesLocalhostNodePorts ? cidrs + [NodePortLoopback.ipv4] : cidrs
+            return all.map { "-d \($0) -m addrtype --dst-type LOCAL" }
         }
     }
 

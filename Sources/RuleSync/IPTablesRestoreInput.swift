@@ -47,6 +47,9 @@ public struct IPTablesRestoreInput: Sendable {
     public private(set) var rulesWritten = 0
     public private(set) var chainsWritten = 0
     public private(set) var chainsDeleted = 0
+    /// `rulesWritten` by table (`kubeproxy_sync_proxy_rules_iptables_last{table}`).
+    public private(set) var rulesWrittenByTable: [IPTablesTable: Int] = [:]
+    private var table: IPTablesTable = .filter
 
     public var isEmpty: Bool { text.isEmpty }
     public var bytes: Int { text.utf8.count }
@@ -58,6 +61,16 @@ public struct IPTablesRestoreInput: Sendable {
         text += "\n"
     }
 
+    private mutating func begin(_ table: IPTablesTable) {
+        self.table = table
+        line("*\(table.rawValue)")
+    }
+
+    private mutating func countRule() {
+        rulesWritten += 1
+        rulesWrittenByTable[table, default: 0] += 1
+    }
+
     /// Declaring a chain creates it, or (with --noflush) empties it.
     private mutating func declare(_ name: String) {
         line(":\(name) - [0:0]")
@@ -66,7 +79,7 @@ public struct IPTablesRestoreInput: Sendable {
 
     private mutating func append(_ chain: String, _ rule: String) {
         text += "-A "; text += chain; text += " "; text += rule; text += "\n"
-        rulesWritten += 1
+        countRule()
     }
 
     /// Rewrites all of our chains: every chain of `ruleset` declared (so emptied) and refilled,
@@ -77,7 +90,7 @@ public struct IPTablesRestoreInput: Sendable {
         var input = IPTablesRestoreInput()
         let sorted = ruleset.services.sorted { $0.key < $1.key }
         for table in [IPTablesTable.filter, .nat] {
-            input.line("*\(table.rawValue)")
+            input.begin(table)
             let globals = ruleset.global.keys.filter { $0.table == table }.sorted()
             for ref in globals { input.declare(ref.name) }
             for (_, s) in sorted { for ref in s.chains.keys.sorted() where ref.table == table { input.declare(ref.name) } }
@@ -112,7 +125,7 @@ public struct IPTablesRestoreInput: Sendable {
         // Inserting each at position 1, last first, keeps them in the listed order at the top.
         for hook in hooks.reversed() {
             line("-I \(hook.chain) 1 \(hook.rule)")
-            rulesWritten += 1
+            countRule()
         }
     }
 
@@ -156,7 +169,7 @@ public struct IPTablesRestoreInput: Sendable {
             }
             if declared.isEmpty && deleted.isEmpty && removals.isEmpty && additions.isEmpty { continue }
 
-            input.line("*\(table.rawValue)")
+            input.begin(table)
             for ref in declared { input.declare(ref.name) }
             for ref in deleted { input.line(":\(ref.name) - [0:0]") }
             for (chain, rule) in removals { input.line("-D \(chain) \(rule)") }
@@ -164,7 +177,7 @@ public struct IPTablesRestoreInput: Sendable {
                 if chain == IPTablesChains.services && table == .nat {
                     // Above the NodePort catch-all, which stays last.
                     input.line("-I \(chain) 1 \(rule)")
-                    input.rulesWritten += 1
+                    input.countRule()
                 } else {
                     input.append(chain, rule)
                 }
@@ -192,7 +205,7 @@ public struct IPTablesRestoreInput: Sendable {
                 $0.chain.table == table && IPTablesHook.standardChains.contains($0.chain.name) && $0.jumpsToOurChain
             }
             if ours.isEmpty && hooks.isEmpty { continue }
-            input.line("*\(table.rawValue)")
+            input.begin(table)
             for ref in ours { input.line(":\(ref.name) - [0:0]") }
             for hook in hooks { input.line("-D \(hook.chain.name) \(hook.rule)") }
             for ref in ours {
@@ -220,10 +233,23 @@ public struct IPTablesSaveListing: Sendable {
 
     public var chains: Set<IPTablesChainRef> = []
     public var rules: [Rule] = []
+    /// The packet counter of filter SKP-FORWARD's `ctstate INVALID` drop, when the listing has
+    /// counters (`-c`) and the rule.
+    public var invalidDropped: Int?
 
     public init(_ text: String) {
         var table: IPTablesTable?
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: true) {
+        let invalidDrop = "-A \(IPTablesChains.forward) \(IPTablesRenderer.invalidDropRule)"
+        for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+            var raw = line
+            // `-c` puts `[packets:bytes] ` before each rule.
+            if raw.hasPrefix("["), let close = raw.firstIndex(of: "]") {
+                let counters = raw[raw.index(after: raw.startIndex)..<close]
+                raw = raw[raw.index(after: close)...].drop { $0 == " " }
+                if table == .filter, raw == invalidDrop, let packets = Int(counters.prefix { $0 != ":" }) {
+                    invalidDropped = (invalidDropped ?? 0) + packets
+                }
+            }
             if raw.hasPrefix("*") {
                 table = IPTablesTable(rawValue: String(raw.dropFirst()))
             } else if let t = table, raw.hasPrefix(":") {
@@ -238,6 +264,16 @@ public struct IPTablesSaveListing: Sendable {
                 rules.append(Rule(chain: IPTablesChainRef(t, String(chain)), rule: String(rule)))
             }
         }
+    }
+
+    /// The INVALID drop's packet counter in `iptables -L SKP-FORWARD -n -v -x` output (a line
+    /// `PKTS BYTES DROP … ctstate INVALID`); nil without that rule.
+    public static func invalidDropped(inChainListing text: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasSuffix("ctstate INVALID") {
+            let words = line.split(separator: " ")
+            if words.count > 2, words[2] == "DROP", let packets = Int(words[0]) { return packets }
+        }
+        return nil
     }
 
     /// Our chains present in the listing.

@@ -31,6 +31,15 @@ public struct SyncReport: Sendable, Hashable {
     /// (`swift_kube_proxy_sync_skipped_service_ports_total`). Only those rendered by this sync:
     /// an incremental sync does not list a skipped port again until it changes.
     public var skipped: [SkippedServicePort] = []
+    /// iptables: rules sent by this sync per table (`kubeproxy_sync_proxy_rules_iptables_last{table}`).
+    public var rulesWrittenByTable: [String: Int] = [:]
+    /// iptables: packets the forward path's `ctstate INVALID` drop has dropped since the backend
+    /// started (`kubeproxy_iptables_ct_state_invalid_dropped_packets_total`); nil when there is no
+    /// such rule (`nf_conntrack_tcp_be_liberal`) or its counter could not be read.
+    public var invalidDroppedPackets: Int?
+    /// iptables: restores of a partial (incremental) sync that failed since the backend started
+    /// (`kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total`).
+    public var partialRestoreFailures = 0
 
     public init(full: Bool, rulesWritten: Int = 0, chainsWritten: Int = 0, chainsDeleted: Int = 0, bytesWritten: Int = 0,
                 totalRules: [String: Int] = [:], noLocalEndpointsInternal: Int = 0, noLocalEndpointsExternal: Int = 0) {

@@ -21,15 +21,25 @@ public struct RuleSyncConfig: Sendable, Hashable {
     /// The packet-mark bit that asks for masquerade (kube-proxy's `--iptables-masquerade-bit`, 0...31).
     public var masqueradeBit: Int
     public var endpointPick: EndpointPick
+    /// iptables only (kube-proxy's `iptables.localhostNodePorts`): IPv4 NodePorts also answer on
+    /// 127.0.0.0/8, which needs `route_localnet=1` (the daemon sets it) and the anti-martian rule.
+    /// The nftables backend never serves loopback, as upstream's nftables mode.
+    public var localhostNodePorts: Bool
+    /// `nf_conntrack_tcp_be_liberal` is set: iptables leaves out its `ctstate INVALID` drop in the
+    /// forward path, as kube-proxy does.
+    public var conntrackTCPLiberal: Bool
 
     public init(clusterCIDRs: [CIDR] = [], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
-                masqueradeBit: Int = 14, endpointPick: EndpointPick = .roundRobin) {
+                masqueradeBit: Int = 14, endpointPick: EndpointPick = .roundRobin,
+                localhostNodePorts: Bool = false, conntrackTCPLiberal: Bool = false) {
         precondition((0...31).contains(masqueradeBit), "masqueradeBit must be 0...31")
         self.clusterCIDRs = clusterCIDRs
         self.masqueradeAll = masqueradeAll
         self.nodePortAddresses = nodePortAddresses
         self.masqueradeBit = masqueradeBit
         self.endpointPick = endpointPick
+        self.localhostNodePorts = localhostNodePorts
+        self.conntrackTCPLiberal = conntrackTCPLiberal
     }
 
     /// The mark value, e.g. `0x4000` for bit 14.

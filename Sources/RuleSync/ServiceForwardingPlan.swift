@@ -37,9 +37,9 @@ public struct ServiceFrontend: Sendable, Hashable {
 
 /// Where NodePorts accept traffic.
 public enum NodePortScope: Sendable, Hashable {
-    /// Every local address of the node (kube-proxy's default).
+    /// Every local address of the node but loopback (kube-proxy's default).
     case allLocalAddresses
-    /// Local addresses inside these prefixes (`nodePortAddresses`).
+    /// Local addresses inside these prefixes (`nodePortAddresses`), never loopback.
     case localAddresses(in: [CIDR])
 }
 
@@ -232,9 +232,12 @@ public struct ForwardingPlan: Sendable, Hashable {
     }
 
     public static func nodePortScope(config: RuleSyncConfig, family: IPAddress.Family) -> NodePortScope {
-        // A `nodePortAddresses` list with no prefix of this family means no NodePorts in it, as upstream.
-        if config.nodePortAddresses.isEmpty { return .allLocalAddresses }
-        return .localAddresses(in: config.nodePortAddresses(of: family))
+        // Per family, as upstream's NodePortAddresses: no prefix of this family, or its zero prefix
+        // (0.0.0.0/0, ::/0), means every local address of the family.
+        let cidrs = config.nodePortAddresses(of: family)
+        // Loopback is left out here for every backend (`NodePortLoopback`).
+        if cidrs.isEmpty || cidrs.contains(where: { $0.prefixLength == 0 }) { return .allLocalAddresses }
+        return .localAddresses(in: cidrs.flatMap(NodePortLoopback.excluding))
     }
 
     /// Service ports in a stable order, for deterministic output.

@@ -172,7 +172,8 @@ import Testing
         #expect(text.hasPrefix("kp.yaml: set but not implemented by swift-kube-proxy, so ignored: "))
         #expect(text.contains("ipvs.scheduler (line 5)"))
         #expect(text.contains("featureGates.SomeGate (line 8)"))
-        #expect(text.contains("iptables.localhostNodePorts (line 10)"))
+        #expect(!text.contains("localhostNodePorts"))   // implemented (docs/iptables.md)
+        #expect(config.localhostNodePorts)
         #expect(text.contains("clientConnection.qps (line 12)"))
         #expect(!text.contains("oomScoreAdj"))   // kube-proxy's own default
         #expect(!text.contains("burst"))
