@@ -79,9 +79,7 @@ extension Scenario {
     /// ranges without endpoints, hairpin) belong to the flat-ruleset issue.
     static let nftablesIssue = "issue #10"
     /// Being closed for iptables mode now (localhost NodePorts, nodePortAddresses of one family).
-    static let iptablesWork = "issue #11 iptables work"
     /// The same divergence in nftables mode (issue #11's nodePortAddresses item, not the flat ruleset's).
-    static let nodePortFamilyFallback = "issue #11: nodePortAddresses with no CIDR of a family serves none of it"
 
     /// Upstream's packet-flow cases as real-packet scenarios, each named after the test it mirrors.
     public static let conformance: [Scenario] = general + external + policies + masquerade + addresses + topology
@@ -317,16 +315,14 @@ extension Scenario {
         ]),
         // Only an IPv6 CIDR given: IPv4 NodePorts fall back to every IPv4 address.
         Scenario("TestNodePorts: nodePortAddresses with no CIDR of a family serves all of that family", upstream: bothTests, pods: 1,
-                 config: ScenarioConfig(nodePortAddresses: [CIDR("fd00:10::/64")!]),
-                 knownGaps: [.iptables: iptablesWork, .nftables: nodePortFamilyFallback], [
+                 config: ScenarioConfig(nodePortAddresses: [CIDR("fd00:10::/64")!]), [
             .apply(nodePortOnly()),
             .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
             .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
         ]),
         // iptables mode's default localhostNodePorts: the node reaches a NodePort on 127.0.0.1
         // (route_localnet), masqueraded so the reply can come back.
-        Scenario("TestNodePorts: localhost NodePorts (iptables)", upstream: iptablesTest, pods: 1, backends: [.iptables],
-                 knownGaps: [.iptables: iptablesWork], [
+        Scenario("TestNodePorts: localhost NodePorts (iptables)", upstream: iptablesTest, pods: 1, backends: [.iptables], [
             .apply(nodePortOnly()),
             .probe(.node, Probe(.tcp, IPAddress("127.0.0.1")!, CW.nodePort, count: 2), .reaches([1], source: .masqueraded)),
         ]),

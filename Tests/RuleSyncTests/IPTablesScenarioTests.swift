@@ -11,9 +11,12 @@ final class IPTablesScenarioDataplane: ScenarioDataplane {
     let prefix: [String]
     var last: ProxySnapshot?
 
-    init(topology: Topology, variant: IPTablesVariant, config: ScenarioConfig = .standard) {
+    /// As the daemon runs iptables mode by default: localhost NodePorts on, `route_localnet` set in
+    /// the node's namespace.
+    init(topology: Topology, variant: IPTablesVariant, config: ScenarioConfig = .standard) throws {
         self.variant = variant
         prefix = topology.nodeCommandPrefix
+        try Shell.run(prefix + ["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"])
         backend = IPTablesBackend(config: RuleSyncConfig(scenario: config),
                                   variant: variant == .nft ? .nft : .legacy, families: [.ipv4], commandPrefix: prefix)
     }
@@ -58,7 +61,8 @@ final class IPTablesScenarioDataplane: ScenarioDataplane {
 extension RuleSyncConfig {
     /// The backend settings a scenario asks for.
     init(scenario: ScenarioConfig) {
-        self.init(clusterCIDRs: scenario.clusterCIDRs, masqueradeAll: scenario.masqueradeAll, nodePortAddresses: scenario.nodePortAddresses)
+        self.init(clusterCIDRs: scenario.clusterCIDRs, masqueradeAll: scenario.masqueradeAll, nodePortAddresses: scenario.nodePortAddresses,
+                  localhostNodePorts: true)
     }
 }
 
@@ -82,19 +86,19 @@ struct IPTablesScenarioTests {
     @Test(arguments: Scenario.conformance(for: .iptables), IPTablesVariant.allCases)
     func conformance(_ scenario: Scenario, variant: IPTablesVariant) throws {
         try runConformance(scenario, on: .iptables, label: "\(variant)") {
-            IPTablesScenarioDataplane(topology: $0, variant: variant, config: scenario.config)
+            try IPTablesScenarioDataplane(topology: $0, variant: variant, config: scenario.config)
         }
     }
 
     @Test(arguments: Scenario.standard, IPTablesVariant.allCases)
     func scenario(_ scenario: Scenario, variant: IPTablesVariant) throws {
-        let failures = try ScenarioRunner.run(scenario) { IPTablesScenarioDataplane(topology: $0, variant: variant) }
+        let failures = try ScenarioRunner.run(scenario) { try IPTablesScenarioDataplane(topology: $0, variant: variant) }
         #expect(failures.isEmpty, "\(variant): \(failures.joined(separator: "\n"))")
     }
 
     @Test(arguments: Scenario.namesAtLimits, IPTablesVariant.allCases)
     func namesAtLimits(_ scenario: Scenario, variant: IPTablesVariant) throws {
-        let failures = try ScenarioRunner.run(scenario) { IPTablesScenarioDataplane(topology: $0, variant: variant) }
+        let failures = try ScenarioRunner.run(scenario) { try IPTablesScenarioDataplane(topology: $0, variant: variant) }
         #expect(failures.isEmpty, "\(variant): \(failures.joined(separator: "\n"))")
     }
 }
