@@ -1,8 +1,11 @@
 import Foundation
 import ProxyModel
 
-/// kube-proxy's common flags, applied over the config file (flags win, as in kube-proxy). Each value
-/// is checked as the file's would be; an error names the flag.
+/// kube-proxy's common flags, applied over our own config file (flags win). Over a
+/// `KubeProxyConfiguration` the file wins, as kube-proxy's `--config` does: only `--hostname-override`
+/// applies, and `--metrics-bind-address`, which our DaemonSet needs to put /metrics on the node's own
+/// address (a per-node value no ConfigMap can hold). Each value is checked as the file's would be; an
+/// error names the flag.
 public struct CommandLineOverrides: Sendable, Equatable {
     public var kubeconfig: String?
     public var hostnameOverride: String?
@@ -15,9 +18,23 @@ public struct CommandLineOverrides: Sendable, Equatable {
 
     public init() {}
 
-    public func apply(to config: inout ProxyConfig) throws(ConfigError) {
+    /// The flags given that a `KubeProxyConfiguration` file makes kube-proxy ignore.
+    public var ignoredWithKubeProxyConfiguration: [String] {
+        [("--kubeconfig", kubeconfig != nil), ("--proxy-mode", proxyMode != nil), ("--cluster-cidr", clusterCIDR != nil),
+         ("--healthz-bind-address", healthzBindAddress != nil),
+         ("--nodeport-addresses", nodePortAddresses != nil), ("--masquerade-all", masqueradeAll != nil)]
+            .filter(\.1).map(\.0)
+    }
+
+    /// Applies the flags; returns those ignored because the file is a `KubeProxyConfiguration`.
+    @discardableResult
+    public func apply(to config: inout ProxyConfig) throws(ConfigError) -> [String] {
         func fail(_ flag: String, _ message: String) -> ConfigError {
             ConfigError(file: "command line", key: "--\(flag)", message: message)
+        }
+        func bindAddress(_ flag: String, _ text: String) throws(ConfigError) -> String {
+            guard BindAddress(text) != nil else { throw fail(flag, "expected host:port, found \"\(text)\"") }
+            return text
         }
         func cidrs(_ flag: String, _ text: String) throws(ConfigError) -> [CIDR] {
             var result: [CIDR] = []
@@ -28,6 +45,11 @@ public struct CommandLineOverrides: Sendable, Equatable {
             }
             return result
         }
+        if config.isKubeProxyConfiguration {
+            if let hostnameOverride { config.hostnameOverride = hostnameOverride }
+            if let metricsBindAddress { config.metricsBindAddress = try bindAddress("metrics-bind-address", metricsBindAddress) }
+            return ignoredWithKubeProxyConfiguration
+        }
         if let kubeconfig { config.kubeconfig = kubeconfig; config.source = .kubernetes }
         if let hostnameOverride { config.hostnameOverride = hostnameOverride }
         if let proxyMode {
@@ -37,15 +59,10 @@ public struct CommandLineOverrides: Sendable, Equatable {
             config.mode = mode
         }
         if let clusterCIDR { config.clusterCIDRs = try cidrs("cluster-cidr", clusterCIDR) }
-        if let metricsBindAddress {
-            guard BindAddress(metricsBindAddress) != nil else { throw fail("metrics-bind-address", "expected host:port, found \"\(metricsBindAddress)\"") }
-            config.metricsBindAddress = metricsBindAddress
-        }
-        if let healthzBindAddress {
-            guard BindAddress(healthzBindAddress) != nil else { throw fail("healthz-bind-address", "expected host:port, found \"\(healthzBindAddress)\"") }
-            config.healthzBindAddress = healthzBindAddress
-        }
+        if let metricsBindAddress { config.metricsBindAddress = try bindAddress("metrics-bind-address", metricsBindAddress) }
+        if let healthzBindAddress { config.healthzBindAddress = try bindAddress("healthz-bind-address", healthzBindAddress) }
         if let nodePortAddresses { config.nodePortAddresses = nodePortAddresses == "all" ? [] : try cidrs("nodeport-addresses", nodePortAddresses) }
         if let masqueradeAll { config.masqueradeAll = masqueradeAll }
+        return []
     }
 }

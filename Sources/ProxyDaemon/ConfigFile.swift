@@ -38,6 +38,7 @@ extension ProxyConfig {
         guard let root else { return config }
         if KubeProxyConfiguration.isKubeProxyConfiguration(root) {
             config = try KubeProxyConfiguration.parse(root, file: file)
+            config.isKubeProxyConfiguration = true
             try config.validate(file: file, root: root)
             return config
         }

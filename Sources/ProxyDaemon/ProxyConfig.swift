@@ -70,6 +70,8 @@ public struct ProxyConfig: Sendable, Equatable {
     /// What loading the file found worth telling but not refusing (fields of a KubeProxyConfiguration
     /// we do not implement); logged once at start-up.
     public var warnings: [String] = []
+    /// Read from a `KubeProxyConfiguration`: kube-proxy's rule that `--config` wins over most flags holds.
+    public var isKubeProxyConfiguration = false
 
     public init() {}
 }

@@ -89,7 +89,10 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         var proxyConfig: ProxyConfig
         do {
             proxyConfig = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()
-            try overrides.apply(to: &proxyConfig)
+            let ignoredFlags = try overrides.apply(to: &proxyConfig)
+            if !ignoredFlags.isEmpty {
+                logger.warning("flags ignored: --config is a KubeProxyConfiguration, which wins over them as in kube-proxy: \(ignoredFlags.joined(separator: " "))")
+            }
             if proxyConfig.source == .file && proxyConfig.manifests == nil && command != "status" {
                 throw ConfigError(file: "command line", key: "--config", message: "a config file naming the manifests is required")
             }
