@@ -12,6 +12,7 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var healthzBindAddress: String?
     public var nodePortAddresses: String?
     public var masqueradeAll: Bool?
+    public var serviceClusterIPRange: String?
 
     public init() {}
 
@@ -47,5 +48,6 @@ public struct CommandLineOverrides: Sendable, Equatable {
         }
         if let nodePortAddresses { config.nodePortAddresses = nodePortAddresses == "all" ? [] : try cidrs("nodeport-addresses", nodePortAddresses) }
         if let masqueradeAll { config.masqueradeAll = masqueradeAll }
+        if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
     }
 }

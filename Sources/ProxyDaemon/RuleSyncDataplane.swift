@@ -49,8 +49,10 @@ final class RuleSyncDataplane: Dataplane {
 extension ProxyConfig {
     /// The settings every rule backend shares.
     var ruleSyncConfig: RuleSyncConfig {
-        RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
-                       masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin)
+        var c = RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
+                               masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin)
+        c.serviceCIDRs = serviceCIDRs
+        return c
     }
 
     var ipTablesVariantChoice: IPTablesVariantChoice {

@@ -174,9 +174,14 @@ public struct NFTablesRenderer: Sendable {
         chains.append(NFTablesChainRules(chain(N.nodePortEndpointsCheck), nodePortDestination(nodePorts).map {
             rule(N.nodePortEndpointsCheck, $0 + [.lookup([.l4proto, .thDport], vmap: N.noEndpointNodePorts)])
         }))
+        // As upstream: a port a ClusterIP does not serve is refused; an address of the Service
+        // CIDRs that no Service holds is dropped.
+        let serviceCIDRs = config.serviceCIDRs.filter { $0.family == family }
         chains.append(NFTablesChainRules(chain(N.clusterIPsCheck), [
             rule(N.clusterIPsCheck, [.lookup([daddr], set: N.clusterIPs), rejectStatement], comment: "Reject traffic to invalid ports of ClusterIPs"),
-        ]))
+        ] + (serviceCIDRs.isEmpty ? [] : [
+            rule(N.clusterIPsCheck, [.match(daddr, anyOf: serviceCIDRs.map(Self.prefix)), .drop], comment: "Drop traffic to unallocated ClusterIPs"),
+        ])))
         chains.append(NFTablesChainRules(chain(N.rejectChain), [rule(N.rejectChain, [rejectStatement], comment: "helper for @no-endpoint-services / @no-endpoint-nodeports")]))
         chains.append(NFTablesChainRules(chain(N.markForMasquerade), [rule(N.markForMasquerade, [.setMark(orBits: mark)])]))
         // Masquerade only what was marked, and clear the mark so a re-routed packet is not masqueraded twice.

@@ -21,6 +21,9 @@ public struct RuleSyncConfig: Sendable, Hashable {
     /// The packet-mark bit that asks for masquerade (kube-proxy's `--iptables-masquerade-bit`, 0...31).
     public var masqueradeBit: Int
     public var endpointPick: EndpointPick
+    /// The Service ClusterIP ranges (kube-proxy's `--service-cluster-ip-range`): the nftables
+    /// backend drops traffic to an address in them that no Service holds. Empty: no such rule.
+    public var serviceCIDRs: [CIDR] = []
 
     public init(clusterCIDRs: [CIDR] = [], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
                 masqueradeBit: Int = 14, endpointPick: EndpointPick = .roundRobin) {

@@ -80,4 +80,19 @@ struct NFTablesFlatKernelTests {
         let hairpin = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "chain", "ip", "swift-kube-proxy", "nat-postrouting"])
         #expect(hairpin.contains("ct status dnat ip saddr . ip daddr @hairpin-endpoints"))
     }
+
+    /// With `serviceCIDRs` (`--service-cluster-ip-range`), an address of the range that no
+    /// Service holds is dropped (upstream's "Drop traffic to unallocated ClusterIPs"); an unserved
+    /// port of a real ClusterIP is still refused.
+    @Test func anUnallocatedClusterIPIsDropped() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        var config = RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR])
+        config.serviceCIDRs = [CIDR("172.30.0.0/16")!]
+        let backend = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: "/run/netns/\(topology.node)")
+        _ = try backend.sync(W.snapshot([(W.service(), W.endpoints([1]))]), changes: nil)
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, IPAddress("172.30.0.99")!, W.servicePort, timeoutSeconds: 1)) == [.timeout])
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, W.clusterIP, W.servicePort + 1)) == [.refused])
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, W.clusterIP, W.servicePort)) == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)])
+    }
 }
