@@ -62,9 +62,12 @@ struct NFTablesFlatKernelTests {
     @Test func sourceRangesHoldWithNoEndpoints() throws {
         let topology = try Topology(pods: 1)
         defer { topology.teardown() }
-        let service = W.service(loadBalancerIPs: [W.loadBalancerIP], sourceRanges: [CIDR("10.180.100.0/24")!])
-        _ = try backend(topology).sync(W.snapshot([(service, [])]), changes: nil)
-        #expect(try topology.probe(from: .externalClient, Probe(.tcp, W.loadBalancerIP, W.servicePort, timeoutSeconds: 1)) == [.timeout])
+        let backend = try backend(topology)
+        let blocked = W.snapshot([(W.service(loadBalancerIPs: [W.loadBalancerIP], sourceRanges: [CIDR("203.0.113.0/24")!]), [])])
+        _ = try backend.sync(blocked, changes: nil)
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, W.loadBalancerIP, W.servicePort, timeoutSeconds: 1)) == [.timeout])
+        let allowed = W.snapshot([(W.service(loadBalancerIPs: [W.loadBalancerIP], sourceRanges: [CIDR("10.180.100.0/24")!]), [])])
+        _ = try backend.sync(allowed, changes: SnapshotDiff(from: blocked, to: allowed))
         #expect(try topology.probe(from: .podClient, Probe(.tcp, W.loadBalancerIP, W.servicePort)) == [.refused])
     }
 
