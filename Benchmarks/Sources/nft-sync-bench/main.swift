@@ -67,7 +67,8 @@ try p.run()
 server = p
 _ = serverOut.fileHandleForReading.availableData  // "ready"
 
-func clusterIP(_ i: Int) -> IPAddress { IPAddress("172.30.\(i / 250).\(i % 250 + 1)")! }
+/// 172.16.0.1, … : room for more than 100,000 Services (172.16.0.0/12).
+func clusterIP(_ i: Int) -> IPAddress { IPAddress(ipv4: 0xAC10_0000 + UInt32(i + 1)) }
 func name(_ i: Int) -> ServicePortName {
     ServicePortName(service: NamespacedName(namespace: "bench", name: "svc-\(i)"), port: "http", protocol: .tcp)
 }
