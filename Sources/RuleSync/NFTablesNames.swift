@@ -115,14 +115,13 @@ public enum NFTablesNames {
         return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
     }
 
+    // Chains of a ClientIP-affinity Service port (the only per-Service chains left).
     /// Cluster-policy endpoint choice of a Service port.
     public static func clusterPolicy(_ name: ServicePortName) -> String { "service-" + serviceBase(name) }
     /// Local-policy endpoint choice (internal or external policy Local).
     public static func localPolicy(_ name: ServicePortName) -> String { "local-" + serviceBase(name) }
     /// External traffic (NodePort, ExternalIP, LB IP): masquerade and policy.
     public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
-    /// LB-IP traffic against `loadBalancerSourceRanges`.
-    public static func firewall(_ name: ServicePortName) -> String { "firewall-" + serviceBase(name) }
     /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
     public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
 }
