@@ -31,3 +31,33 @@ extension NFTSet {
                     comment: comment)
     }
 }
+
+/// `dnat ip to ip daddr . meta l4proto . th dport . numgen inc mod N offset K map @MAP`: the
+/// frontend the packet was sent to and a counter (or random number) pick one key of a map shared
+/// by every Service, `frontend . slot : address . port`. One rule per endpoint count N serves every
+/// Service with N endpoints, so a Service or an endpoint change is a change of map elements only.
+extension NFTStatement {
+    public static func dnat(key fields: [NFTField], numgen mode: NFTExpression.NumgenMode, modulus: UInt32, offset: UInt32 = 0,
+                            map: String, family: NFTFamily) -> NFTStatement {
+        let words = fields.reduce(0) { $0 + NFTDataType.padded($1.length) / 4 }
+        let portRegister = NFTRegister.word(family == .ip6 ? 4 : 1)
+        return NFTStatement(NFTField.loadConcatenation(fields) + [
+            .numgen(mode, modulus: modulus, offset: offset, into: .word(words)),
+            .lookup(.named(map), from: .r1, into: .r1, inverted: false),
+            .nat(.dnat, family: family, address: .r1, port: portRegister, flags: 0),
+        ], description: "dnat \(family.rawValue) to \(fields.nftText) . numgen \(mode.name) mod \(modulus)\(offset == 0 ? "" : " offset \(offset)") map @\(map)")
+    }
+}
+
+extension NFTSet {
+    /// The map such statements read, `typeof FIELDS . numgen inc mod 1 : ip daddr . th dport`
+    /// (typeof, so `nft list` can print and read back a key with numgen's plain integer in it).
+    public static func frontendSlotMap(_ name: String, in table: NFTTable, key fields: [NFTTypeof], keyType: NFTDataType,
+                                       comment: String? = nil) -> NFTSet {
+        let v6 = table.family == .ip6
+        return .map(name, in: table, typeof: .concat(fields + [.numgen(.inc, modulus: 1)]),
+                    key: NFTDataType(keyType.components + [.integer(bytes: 4)]),
+                    to: .concat([v6 ? .ip6Daddr : .ipDaddr, .thDport]), value: .concat(v6 ? .ipv6Addr : .ipv4Addr, .inetService),
+                    comment: comment)
+    }
+}

@@ -8,6 +8,8 @@ public indirect enum NFTTypeof: Sendable, Hashable, CustomStringConvertible {
     case numgen(NFTExpression.NumgenMode, modulus: UInt32)
     /// A header field, by nftables' protocol (`PROTO_DESC_*`) and field (`*HDR_*`) numbers.
     case payload(protocol: UInt32, field: UInt32, text: String)
+    /// A meta key, by its `NFT_META_*` number.
+    case meta(key: UInt32, text: String)
     case concat([NFTTypeof])
 
     public static let ipDaddr = NFTTypeof.payload(protocol: 12, field: 12, text: "ip daddr")    // PROTO_DESC_IPV4, IPHDR_DADDR
@@ -15,11 +17,13 @@ public indirect enum NFTTypeof: Sendable, Hashable, CustomStringConvertible {
 
     /// `th dport`: the destination port of any transport header.
     public static let thDport = NFTTypeof.payload(protocol: 11, field: 2, text: "th dport")      // PROTO_DESC_TH, THDR_DPORT
+    /// `meta l4proto` (`NFT_META_L4PROTO`).
+    public static let l4proto = NFTTypeof.meta(key: 16, text: "meta l4proto")
 
     public var description: String {
         switch self {
         case .numgen(let mode, let modulus): "numgen \(mode.name) mod \(modulus)"
-        case .payload(_, _, let text): text
+        case .payload(_, _, let text), .meta(_, let text): text
         case .concat(let parts): parts.map(\.description).joined(separator: " . ")
         }
     }
@@ -28,6 +32,7 @@ public indirect enum NFTTypeof: Sendable, Hashable, CustomStringConvertible {
     private var expressionType: UInt32 {
         switch self {
         case .payload: 7    // EXPR_PAYLOAD
+        case .meta: 9       // EXPR_META
         case .concat: 13    // EXPR_CONCAT
         case .numgen: 23    // EXPR_NUMGEN
         }
@@ -41,6 +46,8 @@ public indirect enum NFTTypeof: Sendable, Hashable, CustomStringConvertible {
             data = UserdataTLV.u32(0, mode.rawValue) + UserdataTLV.u32(1, modulus) + UserdataTLV.u32(2, 0)  // mode, modulus, offset
         case .payload(let proto, let field, _):
             data = UserdataTLV.u32(0, proto) + UserdataTLV.u32(1, field)
+        case .meta(let key, _):
+            data = UserdataTLV.u32(0, key)  // NFTNL_UDATA_META_KEY
         case .concat(let parts):
             for (i, part) in parts.enumerated() { data += UserdataTLV.nest(UInt8(i), part.userdata) }
         }

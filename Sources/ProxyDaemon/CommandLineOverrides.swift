@@ -15,6 +15,7 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var healthzBindAddress: String?
     public var nodePortAddresses: String?
     public var masqueradeAll: Bool?
+    public var serviceClusterIPRange: String?
 
     public init() {}
 
@@ -48,6 +49,8 @@ public struct CommandLineOverrides: Sendable, Equatable {
         if config.isKubeProxyConfiguration {
             if let hostnameOverride { config.hostnameOverride = hostnameOverride }
             if let metricsBindAddress { config.metricsBindAddress = try bindAddress("metrics-bind-address", metricsBindAddress) }
+            // The file has no field for it: the flag is the only way to give it.
+            if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
             return ignoredWithKubeProxyConfiguration
         }
         if let kubeconfig { config.kubeconfig = kubeconfig; config.source = .kubernetes }
@@ -63,6 +66,7 @@ public struct CommandLineOverrides: Sendable, Equatable {
         if let healthzBindAddress { config.healthzBindAddress = try bindAddress("healthz-bind-address", healthzBindAddress) }
         if let nodePortAddresses { config.nodePortAddresses = nodePortAddresses == "all" ? [] : try cidrs("nodeport-addresses", nodePortAddresses) }
         if let masqueradeAll { config.masqueradeAll = masqueradeAll }
+        if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
         return []
     }
 }

@@ -50,6 +50,7 @@ extension ProxyConfig {
         config.hostnameOverride = try top.string("hostnameOverride")
         if let v = try top.cidrs("clusterCIDR") { config.clusterCIDRs = v }
         if let v = try top.bool("masqueradeAll") { config.masqueradeAll = v }
+        if let v = try top.cidrs("serviceCIDRs") { config.serviceCIDRs = v }
         if let v = try top.int("masqueradeBit", in: 0...31) { config.masqueradeBit = v }
         if let v = try top.enumeration("endpointPick", EndpointPick.self) { config.endpointPick = v }
         if let v = try top.enumeration("iptablesVariant", IPTablesVariant.self) { config.iptablesVariant = v }

@@ -46,6 +46,8 @@ public struct ProxyConfig: Sendable, Equatable {
     /// Pod network ranges; traffic from outside them is masqueraded (rule backends).
     public var clusterCIDRs: [CIDR] = []
     public var masqueradeAll = false
+    /// Service ClusterIP ranges (`--service-cluster-ip-range`): nftables mode drops traffic to unallocated addresses in them.
+    public var serviceCIDRs: [CIDR] = []
     /// The fwmark bit rule backends use to flag packets for masquerade (kube-proxy's default 14).
     public var masqueradeBit = 14
     /// Rule backends: the next endpoint in turn, or one at random.

@@ -56,9 +56,11 @@ final class RuleSyncDataplane: Dataplane {
 extension ProxyConfig {
     /// The settings every rule backend shares.
     var ruleSyncConfig: RuleSyncConfig {
-        RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
-                       masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin,
-                       localhostNodePorts: mode == .iptables && localhostNodePorts)
+        var c = RuleSyncConfig(clusterCIDRs: clusterCIDRs, masqueradeAll: masqueradeAll, nodePortAddresses: nodePortAddresses,
+                               masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin,
+                               localhostNodePorts: mode == .iptables && localhostNodePorts)
+        c.serviceCIDRs = serviceCIDRs
+        return c
     }
 
     var ipTablesVariantChoice: IPTablesVariantChoice {

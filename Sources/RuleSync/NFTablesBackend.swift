@@ -105,9 +105,7 @@ public final class NFTablesBackend: RuleSyncBackend {
         if let changes, !changes.nodeChanged, !fs.needsFull, fs.applied != nil {
             var rendered: [ServicePortName: NFTablesServiceRules?] = [:]
             var noLocalInternal = fs.noLocalInternal, noLocalExternal = fs.noLocalExternal
-            var slots = fs.applied!.endpointSlots
             let validator = NFTablesServiceValidator(renderer)
-            // Sorted, so the same change always gets the same key blocks.
             for name in changes.changed.sorted() {
                 noLocalInternal.remove(name)
                 noLocalExternal.remove(name)
@@ -115,26 +113,22 @@ public final class NFTablesBackend: RuleSyncBackend {
                 if let service = snapshot.servicePorts[name],
                    let plan = ServiceForwardingPlan(service: service, endpoints: snapshot.endpoints[name] ?? [],
                                                     node: snapshot.node, config: config, family: family) {
-                    switch validator.serviceRules(plan, slots: &slots) {
+                    switch validator.serviceRules(plan) {
                     case .success(let r): rules = r
                     case .failure(let skip): report.skipped.append(skip)  // rendered as gone: its old rules go
                     }
                     if plan.dropsInternalForNoLocalEndpoints { noLocalInternal.insert(name) }
                     if plan.dropsExternalForNoLocalEndpoints { noLocalExternal.insert(name) }
-                } else {
-                    slots.release(name)
                 }
                 rendered[name] = .some(rules)
             }
-            let opened = (fs.applied!.endpointSlots.mapCount..<slots.mapCount).map(renderer.endpointMap)
-            let t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, newSharedSets: opened)
+            let t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, renderer: renderer)
             let bytes = try transport.apply(t.batch)
             var ruleDelta = 0
             for (name, rules) in rendered {
                 ruleDelta += (rules?.ruleCount ?? 0) - (fs.applied!.services[name]?.ruleCount ?? 0)
             }
             fs.applied!.record(t, changes: rendered)
-            fs.applied!.endpointSlots = slots
             fs.totalRules += ruleDelta
             fs.noLocalInternal = noLocalInternal
             fs.noLocalExternal = noLocalExternal

@@ -25,6 +25,14 @@ public enum NFTablesNames {
     /// that still has them was written by an older version, whose `filter-input`, `-forward` and
     /// `-output` hook at another priority; a base chain's priority cannot be changed in place.
     public static let earlierLayoutBaseChains: Set<String> = ["filter-prerouting", "filter-output-post-dnat"]
+    /// A table written by an earlier version: filter checks before DNAT, or per-Service endpoint
+    /// maps (`service-endpoints-0`, …) and `firewall-ips` as a verdict map, where this layout has
+    /// a `firewall-allow` set. Its sets cannot change type in place: the table is replaced.
+    public static func isEarlierLayout(chains: Set<String>, sets: Set<String>) -> Bool {
+        guard !chains.isEmpty || !sets.isEmpty else { return false }
+        return !chains.isDisjoint(with: earlierLayoutBaseChains) || !sets.contains(firewallAllow)
+    }
+
     /// The base chains of this layout.
     public static let baseChains: Set<String> = [
         filterPreroutingPreDNAT, filterOutputPreDNAT, filterInput, filterForward, filterOutput, natPrerouting, natOutput, natPostrouting,
@@ -47,8 +55,24 @@ public enum NFTablesNames {
     public static let serviceIPs = "service-ips"
     /// `l4proto . dport : goto external-…` for NodePorts.
     public static let serviceNodePorts = "service-nodeports"
-    /// `daddr . l4proto . dport : goto firewall-…` for LB IPs with source ranges.
+    /// `daddr . l4proto . dport` of LB IPs with `loadBalancerSourceRanges` (checked before DNAT).
     public static let firewallIPs = "firewall-ips"
+    /// `daddr . l4proto . dport . saddr-range`: the sources each of those lets in.
+    public static let firewallAllow = "firewall-allow"
+    /// External frontends with policy Cluster: every source is masqueraded.
+    public static let masqueradeIPs = "masquerade-ips"
+    public static let masqueradeNodePorts = "masquerade-nodeports"
+    /// External frontends with policy Local and endpoints elsewhere: node sources are masqueraded
+    /// and, like pod sources, sent to every endpoint (`cluster-fallback-…`).
+    public static let localPolicyIPs = "local-policy-ips"
+    public static let localPolicyNodePorts = "local-policy-nodeports"
+    /// `frontend : goto pick-N` over all endpoints, for the policy-Local short-circuits.
+    public static let clusterFallbackIPs = "cluster-fallback-ips"
+    public static let clusterFallbackNodePorts = "cluster-fallback-nodeports"
+    /// `daddr . l4proto . dport . slot : endpoint . port`, read by the `pick-` chains.
+    public static let serviceEndpoints = "service-endpoints"
+    /// `l4proto . dport . slot : endpoint . port`, read by the `nodeport-pick-` chains.
+    public static let nodePortEndpoints = "nodeport-endpoints"
     /// `daddr . l4proto . dport : goto reject-chain | drop` for frontends without (local) endpoints.
     public static let noEndpointServices = "no-endpoint-services"
     /// `l4proto . dport : goto reject-chain | drop` for NodePorts without (local) endpoints.
@@ -59,11 +83,11 @@ public enum NFTablesNames {
     public static let hairpinEndpoints = "hairpin-endpoints"
 
     /// The maps and sets every ruleset has (affinity sets are per endpoint).
-    public static let sharedSets = [clusterIPs, serviceIPs, serviceNodePorts, firewallIPs, noEndpointServices, noEndpointNodePorts, hairpinEndpoints]
-
-    /// `KEY : endpoint . port` for the endpoints of up to `NFTablesEndpointSlots.chainsPerMap`
-    /// endpoint-choice chains, a block of keys each (`dnat to numgen inc mod N offset BASE map @…`).
-    public static func serviceEndpoints(_ index: Int) -> String { "service-endpoints-\(index)" }
+    public static let sharedSets = [
+        clusterIPs, serviceIPs, serviceNodePorts, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
+        clusterFallbackIPs, clusterFallbackNodePorts, serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
+        noEndpointServices, noEndpointNodePorts, hairpinEndpoints,
+    ]
 
     /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
     /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
@@ -91,14 +115,13 @@ public enum NFTablesNames {
         return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
     }
 
+    // Chains of a ClientIP-affinity Service port (the only per-Service chains left).
     /// Cluster-policy endpoint choice of a Service port.
     public static func clusterPolicy(_ name: ServicePortName) -> String { "service-" + serviceBase(name) }
     /// Local-policy endpoint choice (internal or external policy Local).
     public static func localPolicy(_ name: ServicePortName) -> String { "local-" + serviceBase(name) }
     /// External traffic (NodePort, ExternalIP, LB IP): masquerade and policy.
     public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
-    /// LB-IP traffic against `loadBalancerSourceRanges`.
-    public static func firewall(_ name: ServicePortName) -> String { "firewall-" + serviceBase(name) }
     /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
     public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
 }

@@ -81,21 +81,67 @@ public struct NFTablesRenderer: Sendable {
 
     // MARK: shared chains and maps
 
+    /// The dispatch, in the order of kube-proxy's per-Service chains: ClusterIP masquerade, policy
+    /// Cluster masquerade, the policy-Local short-circuits (pod sources, then node sources,
+    /// masqueraded), then the frontend's own verdict; each a lookup in a map shared by all Services.
+    func servicesRules(nodePorts: NodePortScope) -> [NFTRule] {
+        let name = N.services
+        let mark = NFTStatement.jump(N.markForMasquerade)
+        var rules: [NFTRule] = []
+        if config.masqueradeAll {
+            rules.append(rule(name, [.lookup([daddr], set: N.clusterIPs), mark], comment: "masqueradeAll"))
+        } else if !podRanges.isEmpty {
+            rules.append(rule(name, [.lookup([daddr], set: N.clusterIPs), sourceMatch(podRanges, negated: true), mark], comment: "masquerade off-cluster sources"))
+        }
+        func dispatch(_ prefix: [NFTStatement], _ key: [NFTField], masquerade: String, localPolicy: String, fallback: String, verdicts: String) {
+            rules.append(rule(name, prefix + [.lookup(key, set: masquerade), mark], comment: "masquerade traffic from outside the cluster"))
+            if !podRanges.isEmpty {
+                rules.append(rule(name, prefix + [sourceMatch(podRanges, negated: false), .lookup(key, vmap: fallback)], comment: "short-circuit pod traffic"))
+            }
+            rules.append(rule(name, prefix + [Self.fibSaddrTypeLocal, .lookup(key, set: localPolicy), mark], comment: "masquerade local traffic"))
+            rules.append(rule(name, prefix + [Self.fibSaddrTypeLocal, .lookup(key, vmap: fallback)], comment: "short-circuit local traffic"))
+            rules.append(rule(name, prefix + [.lookup(key, vmap: verdicts)]))
+        }
+        dispatch([], [daddr, .l4proto, .thDport], masquerade: N.masqueradeIPs, localPolicy: N.localPolicyIPs, fallback: N.clusterFallbackIPs, verdicts: N.serviceIPs)
+        for prefix in nodePortDestination(nodePorts) {
+            dispatch(prefix, [.l4proto, .thDport], masquerade: N.masqueradeNodePorts, localPolicy: N.localPolicyNodePorts,
+                     fallback: N.clusterFallbackNodePorts, verdicts: N.serviceNodePorts)
+        }
+        return rules
+    }
+
     public func sharedSets() -> [NFTSet] {
-        [
+        let frontendFields: [NFTTypeof] = [family == .ipv4 ? .ipDaddr : .ip6Daddr, .l4proto, .thDport]
+        return [
             .set(N.clusterIPs, in: table, key: addressType, comment: "Active ClusterIPs"),
             .map(N.serviceIPs, in: table, key: serviceKey, to: .verdict, comment: "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
             .map(N.serviceNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "NodePort traffic"),
-            .map(N.firewallIPs, in: table, key: serviceKey, to: .verdict, comment: "destinations that are subject to LoadBalancerSourceRanges"),
+            .set(N.masqueradeIPs, in: table, key: serviceKey, comment: "external frontends with policy Cluster: masqueraded"),
+            .set(N.masqueradeNodePorts, in: table, key: Self.portKey, comment: "NodePorts with policy Cluster: masqueraded"),
+            .set(N.localPolicyIPs, in: table, key: serviceKey, comment: "external frontends with policy Local: node sources masqueraded"),
+            .set(N.localPolicyNodePorts, in: table, key: Self.portKey, comment: "NodePorts with policy Local: node sources masqueraded"),
+            .map(N.clusterFallbackIPs, in: table, key: serviceKey, to: .verdict, comment: "policy Local: pod and node sources use every endpoint"),
+            .map(N.clusterFallbackNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "policy Local NodePorts: pod and node sources"),
+            .frontendSlotMap(N.serviceEndpoints, in: table, key: frontendFields, keyType: serviceKey, comment: "frontend . slot : endpoint"),
+            .frontendSlotMap(N.nodePortEndpoints, in: table, key: [.l4proto, .thDport], keyType: Self.portKey, comment: "NodePort . slot : endpoint"),
+            .set(N.firewallIPs, in: table, key: serviceKey, comment: "destinations that are subject to LoadBalancerSourceRanges"),
+            .set(N.firewallAllow, in: table, key: .concat(serviceKey, addressType), flags: [.interval], comment: "LB frontend . allowed source range"),
             .map(N.noEndpointServices, in: table, key: serviceKey, to: .verdict, comment: "vmap to drop or reject packets to services with no endpoints"),
             .map(N.noEndpointNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
             .set(N.hairpinEndpoints, in: table, key: .concat(addressType, addressType), comment: "endpoint . endpoint: a connection DNATed back to its source"),
         ]
     }
 
-    /// The `index`-th map of endpoints (`NFTablesEndpointSlots`).
-    public func endpointMap(_ index: Int) -> NFTSet {
-        .addressPortMap(N.serviceEndpoints(index), in: table, comment: "endpoints of Service ports, a block of keys per policy chain")
+    /// The shared endpoint-choice chain `pick`: one rule, the frontend and a counter (or random
+    /// number) as the key of an endpoints map. Every Service port with the same endpoint count shares it.
+    public func pickChain(_ pick: NFTablesPick) -> NFTablesChainRules {
+        let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
+        let name = pick.chainName
+        let fields: [NFTField] = pick.nodePort ? [.l4proto, .thDport] : [daddr, .l4proto, .thDport]
+        return NFTablesChainRules(chain(name), [
+            rule(name, [.dnat(key: fields, numgen: mode, modulus: UInt32(pick.endpoints), offset: pick.local ? NFTablesPick.localBase : 0,
+                              map: pick.nodePort ? N.nodePortEndpoints : N.serviceEndpoints, family: table.family)]),
+        ])
     }
 
     public func sharedChains(nodePorts: NodePortScope) -> [NFTablesChainRules] {
@@ -117,17 +163,25 @@ public struct NFTablesRenderer: Sendable {
         ]
         // Hairpin: an endpoint that reached itself through a Service is masqueraded, or its replies
         // would bypass the NAT. One lookup for every endpoint (kube-proxy: a rule per endpoint chain).
-        chains[chains.count - 1].rules.insert(rule(N.natPostrouting, [.lookup([saddr, daddr], set: N.hairpinEndpoints), .jump(N.markForMasquerade)],
+        chains[chains.count - 1].rules.insert(rule(N.natPostrouting, [.ctStatusDNAT(), .lookup([saddr, daddr], set: N.hairpinEndpoints), .jump(N.markForMasquerade)],
                                                    comment: "hairpin"), at: 0)
-        chains.append(NFTablesChainRules(chain(N.firewallCheck), [rule(N.firewallCheck, [.lookup(serviceKeyFields, vmap: N.firewallIPs)])]))
+        chains.append(NFTablesChainRules(chain(N.firewallCheck), [
+            rule(N.firewallCheck, [.lookup(serviceKeyFields, set: N.firewallIPs), .lookup(serviceKeyFields + [saddr], set: N.firewallAllow, negated: true), .drop],
+                 comment: "loadBalancerSourceRanges"),
+        ]))
         chains.append(NFTablesChainRules(chain(N.serviceEndpointsCheck),
                                          [rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, vmap: N.noEndpointServices)])]))
         chains.append(NFTablesChainRules(chain(N.nodePortEndpointsCheck), nodePortDestination(nodePorts).map {
             rule(N.nodePortEndpointsCheck, $0 + [.lookup([.l4proto, .thDport], vmap: N.noEndpointNodePorts)])
         }))
+        // As upstream: a port a ClusterIP does not serve is refused; an address of the Service
+        // CIDRs that no Service holds is dropped.
+        let serviceCIDRs = config.serviceCIDRs.filter { $0.family == family }
         chains.append(NFTablesChainRules(chain(N.clusterIPsCheck), [
             rule(N.clusterIPsCheck, [.lookup([daddr], set: N.clusterIPs), rejectStatement], comment: "Reject traffic to invalid ports of ClusterIPs"),
-        ]))
+        ] + (serviceCIDRs.isEmpty ? [] : [
+            rule(N.clusterIPsCheck, [.match(daddr, anyOf: serviceCIDRs.map(Self.prefix)), .drop], comment: "Drop traffic to unallocated ClusterIPs"),
+        ])))
         chains.append(NFTablesChainRules(chain(N.rejectChain), [rule(N.rejectChain, [rejectStatement], comment: "helper for @no-endpoint-services / @no-endpoint-nodeports")]))
         chains.append(NFTablesChainRules(chain(N.markForMasquerade), [rule(N.markForMasquerade, [.setMark(orBits: mark)])]))
         // Masquerade only what was marked, and clear the mark so a re-routed packet is not masqueraded twice.
@@ -136,30 +190,19 @@ public struct NFTablesRenderer: Sendable {
             rule(N.masquerading, [.setMark(xorBits: mark)]),
             rule(N.masquerading, [.masquerade(fullyRandom: true)]),
         ]))
-        chains.append(NFTablesChainRules(chain(N.services),
-            [rule(N.services, [.lookup(serviceKeyFields, vmap: N.serviceIPs)])]
-            + nodePortDestination(nodePorts).map { rule(N.services, $0 + [.lookup([.l4proto, .thDport], vmap: N.serviceNodePorts)]) }))
+        chains.append(NFTablesChainRules(chain(N.services), servicesRules(nodePorts: nodePorts)))
         return chains
     }
 
     // MARK: one Service port
 
-    /// The rules of one Service port; its endpoint-choice chains take their key blocks of
-    /// `service-endpoints-M` maps from `slots` (and give back those they no longer need).
-    public func serviceRules(_ plan: ServiceForwardingPlan, slots: inout NFTablesEndpointSlots) -> NFTablesServiceRules {
+    /// What one Service port adds: elements of the shared maps, and the shared pick chains it
+    /// needs. Only a ClientIP-affinity Service port still has chains of its own (`chainedDispatch`).
+    public func serviceRules(_ plan: ServiceForwardingPlan) -> NFTablesServiceRules {
         var out = NFTablesServiceRules()
         let name = plan.name
         let proto = Self.proto(plan.protocol)
-        // Each name hashes its base once (SHA-256), not once per use.
-        let base = N.serviceBase(name)
-        let svcChain = "service-" + base, localChain = "local-" + base, extChain = "external-" + base, fwChain = "firewall-" + base
-        // Endpoint names (hashed too) are only needed for affinity sets.
-        var endpointBases: [String: String] = [:]
-        if plan.affinityTimeoutSeconds != nil {
-            for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
-        }
-        let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
-        // On every element of this Service port; rule comments go through `rule(…)`.
+        // On every verdict element of this Service port; rule comments go through `rule(…)`.
         let comment = RuleComment.nftables(name.description)
         func key(_ address: IPAddress, _ port: Int) -> NFTValue {
             .concat(Self.value(address), .proto(proto), .port(UInt16(port)))
@@ -174,52 +217,129 @@ public struct NFTablesRenderer: Sendable {
         }
         let internalFilter = filterVerdict(plan.internalVerdict)
         let externalFilter = filterVerdict(plan.externalVerdict)
+        // Source ranges hold with or without endpoints: a blocked client is dropped, never told
+        // "refused" (the firewall runs before the no-endpoint reject).
+        let ranges = loadBalancerAllowed(plan)
 
-        // Frontends: elements of the shared maps.
         for frontend in plan.frontends {
             switch frontend.kind {
             case .clusterIP:
                 out.add(NFTSetElement(key: Self.value(plan.clusterIP)), to: N.clusterIPs)
-                let k = key(plan.clusterIP, frontend.port)
-                if case .forward = plan.internalVerdict {
-                    out.add(.verdict(k, .goto(internalChain), comment: comment), to: N.serviceIPs)
-                }
-                if let internalFilter { out.add(.verdict(k, internalFilter, comment: comment), to: N.noEndpointServices) }
+                if let internalFilter { out.add(.verdict(key(plan.clusterIP, frontend.port), internalFilter, comment: comment), to: N.noEndpointServices) }
             case .externalIP, .loadBalancer:
                 guard let address = frontend.address else { continue }
                 let k = key(address, frontend.port)
-                if plan.hasAnyEndpoints { out.add(.verdict(k, .goto(extChain), comment: comment), to: N.serviceIPs) }
-                if frontend.kind == .loadBalancer && plan.filtersLoadBalancerSources {
-                    out.add(.verdict(k, .goto(fwChain), comment: comment), to: N.firewallIPs)
+                if frontend.kind == .loadBalancer && !ranges.isEmpty {
+                    out.add(NFTSetElement(key: k), to: N.firewallIPs)
+                    for r in ranges {
+                        let p = Self.prefix(r)
+                        out.add(NFTSetElement(key: .concat(k, p.address), keyEnd: .concat(k, p.last)), to: N.firewallAllow)
+                    }
                 }
                 if let externalFilter { out.add(.verdict(k, externalFilter, comment: comment), to: N.noEndpointServices) }
             case .nodePort:
-                let k = portKey(frontend.port)
-                if plan.hasAnyEndpoints { out.add(.verdict(k, .goto(extChain), comment: comment), to: N.serviceNodePorts) }
-                if let externalFilter { out.add(.verdict(k, externalFilter, comment: comment), to: N.noEndpointNodePorts) }
+                if let externalFilter { out.add(.verdict(portKey(frontend.port), externalFilter, comment: comment), to: N.noEndpointNodePorts) }
             }
         }
-
-        // No endpoints at all: only the reject elements above, no chains (as kube-proxy).
-        guard plan.hasAnyEndpoints else {
-            slots.release(name)
+        guard plan.hasAnyEndpoints else { return out }
+        for ep in plan.reachableEndpoints {
+            let a = Self.value(ep.address)
+            out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
+        }
+        if plan.affinityTimeoutSeconds != nil {
+            chainedDispatch(plan, into: &out)
             return out
         }
 
-        // Source ranges: sources outside them are dropped before DNAT.
-        if plan.filtersLoadBalancerSources {
-            var allowed = plan.loadBalancerSourceRanges
-            if plan.loadBalancerAllowsNodeSources {
-                for f in plan.frontends where f.kind == .loadBalancer {
-                    if let a = f.address { allowed.append(CIDR(address: a, prefixLength: family == .ipv4 ? 32 : 128)) }
-                }
+        /// `goto pick-…` for `endpoints`, whose slots of `frontend` it fills.
+        func pick(_ endpoints: [Endpoint], local: Bool, nodePort: Bool, frontend: NFTValue) -> NFTVerdict {
+            let p = NFTablesPick(nodePort: nodePort, local: local, endpoints: endpoints.count)
+            if !out.picks.contains(p) { out.picks.append(p) }
+            let base = local ? NFTablesPick.localBase : 0
+            let map = nodePort ? N.nodePortEndpoints : N.serviceEndpoints
+            for (i, ep) in endpoints.enumerated() {
+                out.add(NFTSetElement(key: .concat(frontend, .integer(base + UInt32(i))),
+                                      value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))), to: map)
             }
-            out.chains.append(NFTablesChainRules(chain(fwChain), [
-                rule(fwChain, [.match(saddr, negated: true, anyOf: allowed.map(Self.prefix)), .drop], comment: "\(name) loadBalancerSourceRanges"),
-            ]))
+            return .goto(p.chainName)
         }
+        func external(_ k: NFTValue, nodePort: Bool) {
+            let verdicts = nodePort ? N.serviceNodePorts : N.serviceIPs
+            if !plan.externalPolicyIsLocal {
+                guard case .forward(let eps) = plan.externalVerdict else { return }
+                out.add(NFTSetElement(key: k), to: nodePort ? N.masqueradeNodePorts : N.masqueradeIPs)
+                out.add(.verdict(k, pick(eps, local: false, nodePort: nodePort, frontend: k), comment: comment), to: verdicts)
+                return
+            }
+            if plan.usesClusterEndpoints {
+                let v = pick(plan.clusterEndpoints, local: false, nodePort: nodePort, frontend: k)
+                out.add(.verdict(k, v, comment: comment), to: nodePort ? N.clusterFallbackNodePorts : N.clusterFallbackIPs)
+                out.add(NFTSetElement(key: k), to: nodePort ? N.localPolicyNodePorts : N.localPolicyIPs)
+            }
+            if case .forward(let eps) = plan.externalVerdict {
+                out.add(.verdict(k, pick(eps, local: true, nodePort: nodePort, frontend: k), comment: comment), to: verdicts)
+            }
+        }
+        for frontend in plan.frontends {
+            switch frontend.kind {
+            case .clusterIP:
+                guard case .forward(let eps) = plan.internalVerdict else { continue }
+                let k = key(plan.clusterIP, frontend.port)
+                out.add(.verdict(k, pick(eps, local: plan.internalPolicyIsLocal, nodePort: false, frontend: k), comment: comment), to: N.serviceIPs)
+            case .externalIP, .loadBalancer:
+                if let address = frontend.address { external(key(address, frontend.port), nodePort: false) }
+            case .nodePort:
+                external(portKey(frontend.port), nodePort: true)
+            }
+        }
+        return out
+    }
 
-        // External traffic: masquerade or the Local-policy special cases, then the policy chain.
+    /// The source ranges of a Service port's LB IPs, plus the LB IPs themselves when a range holds a
+    /// node address (the node's own traffic to its LB IP arrives from that IP), without ranges
+    /// inside others: an interval set refuses overlapping elements.
+    func loadBalancerAllowed(_ plan: ServiceForwardingPlan) -> [CIDR] {
+        guard !plan.loadBalancerSourceRanges.isEmpty, plan.frontends.contains(where: { $0.kind == .loadBalancer }) else { return [] }
+        var allowed = plan.loadBalancerSourceRanges
+        if plan.loadBalancerAllowsNodeSources {
+            for f in plan.frontends where f.kind == .loadBalancer {
+                if let a = f.address { allowed.append(CIDR(address: a, prefixLength: family == .ipv4 ? 32 : 128)) }
+            }
+        }
+        // Prefixes either nest or are disjoint: keep those no other (wider, or earlier equal) one holds.
+        return allowed.enumerated().filter { i, r in
+            !allowed.enumerated().contains { j, o in
+                j != i && o.prefixLength <= r.prefixLength && o.contains(r.address) && (o.prefixLength < r.prefixLength || j < i)
+            }
+        }.map(\.element)
+    }
+
+    /// A ClientIP-affinity Service port keeps kube-proxy's chains (`service-`, `local-`,
+    /// `external-`): its endpoint choice needs each endpoint's affinity set by name.
+    func chainedDispatch(_ plan: ServiceForwardingPlan, into out: inout NFTablesServiceRules) {
+        let name = plan.name
+        let proto = Self.proto(plan.protocol)
+        let base = N.serviceBase(name)
+        let svcChain = "service-" + base, localChain = "local-" + base, extChain = "external-" + base
+        var endpointBases: [String: String] = [:]
+        for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
+        let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
+        let comment = RuleComment.nftables(name.description)
+        func key(_ address: IPAddress, _ port: Int) -> NFTValue {
+            .concat(Self.value(address), .proto(proto), .port(UInt16(port)))
+        }
+        for frontend in plan.frontends {
+            switch frontend.kind {
+            case .clusterIP:
+                if case .forward = plan.internalVerdict {
+                    out.add(.verdict(key(plan.clusterIP, frontend.port), .goto(internalChain), comment: comment), to: N.serviceIPs)
+                }
+            case .externalIP, .loadBalancer:
+                if let address = frontend.address { out.add(.verdict(key(address, frontend.port), .goto(extChain), comment: comment), to: N.serviceIPs) }
+            case .nodePort:
+                out.add(.verdict(.concat(.proto(proto), .port(UInt16(frontend.port))), .goto(extChain), comment: comment), to: N.serviceNodePorts)
+            }
+        }
         if plan.isExternallyAccessible {
             var rules: [NFTRule] = []
             if plan.masquerade.externalAlways {
@@ -239,75 +359,27 @@ public struct NFTablesRenderer: Sendable {
             }
             out.chains.append(NFTablesChainRules(chain(extChain), rules))
         }
-
-        let masqueradeInternal: [NFTRule] = {
-            let match: [NFTStatement] = [.match(daddr, Self.value(plan.clusterIP)), .match(.l4proto, .proto(proto)), .match(.thDport, .port(UInt16(plan.port)))]
-            if plan.masquerade.internalFromAnySource {
-                return [rule(internalChain, match + [.jump(N.markForMasquerade)], comment: "masqueradeAll")]
-            }
-            let pods = plan.masquerade.internalUnlessFrom
-            guard !pods.isEmpty else { return [] }
-            return [rule(internalChain, match + [sourceMatch(pods, negated: true), .jump(N.markForMasquerade)], comment: "masquerade off-cluster sources")]
-        }()
-
-        for (local, used, chainName, endpoints) in [(false, plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
-                                                     (true, plan.usesLocalEndpoints, localChain, plan.localEndpoints)] {
-            let owner = NFTablesEndpointSlots.Owner(service: name, local: local)
-            guard used else { slots.release(owner); continue }
-            let masq = internalChain == chainName ? masqueradeInternal : []
-            let choice = endpointChoice(plan, endpoints, bases: endpointBases, in: chainName, owner: owner, slots: &slots, into: &out)
-            out.chains.append(NFTablesChainRules(chain(chainName), masq + choice))
+        for (used, chainName, endpoints) in [(plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
+                                             (plan.usesLocalEndpoints, localChain, plan.localEndpoints)] where used {
+            out.chains.append(NFTablesChainRules(chain(chainName), affinityChoice(plan, endpoints, bases: endpointBases, in: chainName)))
         }
         for ep in plan.reachableEndpoints {
-            let a = Self.value(ep.address)
-            out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
-            if let timeout = plan.affinityTimeoutSeconds {
-                out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
-                                     timeout: .seconds(timeout)))
-            }
+            out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
+                                 timeout: .seconds(plan.affinityTimeoutSeconds!)))
         }
-        return out
     }
 
-    /// The endpoint choice of one policy chain. Without affinity it is one rule,
-    /// `dnat to numgen inc|random mod N offset BASE map @service-endpoints-M`, over the chain's block
-    /// of keys in a shared map, `BASE + i : address . port` for its N endpoints: round-robin
-    /// (`inc`) or uniform (`random`). An endpoint replaced changes elements only, which the kernel
-    /// commits without revalidating the table's chains (a changed rule makes it revalidate all of
-    /// them). kube-proxy's `numgen … vmap { … }` with an anonymous map to per-endpoint chains costs
-    /// a chain per endpoint and a set per Service, and with thousands of sets a full sync is
-    /// quadratic (see `NFTablesEndpointSlots` for why the maps are shared a hundred-odd chains each).
-    ///
-    /// With ClientIP affinity the rule needs the endpoint's identity (the affinity set to look up
-    /// and update), so it is a rule per endpoint: affinity lookups first, then the i-th of n rules
-    /// matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the last always. The
-    /// same rules stand in for a chain with more endpoints than a key block may hold.
-    func endpointChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String,
-                        owner: NFTablesEndpointSlots.Owner, slots: inout NFTablesEndpointSlots,
-                        into out: inout NFTablesServiceRules) -> [NFTRule] {
+    /// The endpoint choice of a ClientIP-affinity chain: affinity lookups first, then the i-th of
+    /// n rules matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the last always.
+    func affinityChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
         let proto = Self.proto(plan.protocol)
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
         let n = endpoints.count
-        if plan.affinityTimeoutSeconds == nil, let block = slots.block(for: owner, endpoints: n) {
-            let map = N.serviceEndpoints(block.map)
-            out.elements[map, default: []] += endpoints.enumerated().map { i, ep in
-                NFTSetElement(key: .integer(block.base + UInt32(i)), value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port)))))
-            }
-            return [rule(chainName, [.match(.l4proto, .proto(proto)),
-                                     .dnat(numgen: mode, modulus: UInt32(n), offset: block.base, map: map, family: table.family)])]
-        }
-        slots.release(owner)
         func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
-            var statements: [NFTStatement] = []
-            if let base = bases[ep.description] { statements.append(.dynset(.update, set: "affinity-" + base, key: [saddr])) }
-            statements.append(.match(.l4proto, .proto(proto)))
-            statements.append(.dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family))
-            return statements
+            [.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]), .match(.l4proto, .proto(proto)),
+             .dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family)]
         }
-        var rules: [NFTRule] = []
-        if plan.affinityTimeoutSeconds != nil {
-            rules = endpoints.map { ep in rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)) }
-        }
+        var rules = endpoints.map { ep in rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)) }
         for (i, ep) in endpoints.enumerated() {
             let pick: [NFTStatement] = i == n - 1 ? [] : [.numgen(mode, modulus: UInt32(n - i), equals: 0)]
             rules.append(rule(chainName, pick + toEndpoint(ep), comment: "\(ep)"))

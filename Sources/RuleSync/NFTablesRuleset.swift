@@ -17,10 +17,12 @@ public struct NFTablesChainRules: Sendable, Hashable {
 /// What one Service port contributes to a table: its own chains and affinity sets, and its
 /// elements in the shared maps. The unit an incremental sync rewrites.
 public struct NFTablesServiceRules: Sendable, Hashable {
-    /// `service-`, `local-`, `external-`, `firewall-` and `endpoint-` chains of this Service port.
+    /// `service-`, `local-` and `external-` chains: only a Service port with ClientIP affinity has any.
     public var chains: [NFTablesChainRules] = []
     /// `affinity-` sets, one per reachable endpoint, with ClientIP affinity.
     public var sets: [NFTSet] = []
+    /// The shared endpoint-choice chains its frontends go to.
+    public var picks: [NFTablesPick] = []
     /// Elements of the shared sets and maps (`service-ips`, `cluster-ips`, …), by set name.
     public var elements: [String: [NFTSetElement]] = [:]
 
@@ -52,8 +54,9 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// The shared sets and maps (their elements come from the Services).
     public var sharedSets: [NFTSet]
     public var services: [ServicePortName: NFTablesServiceRules]
-    /// Which keys of which `service-endpoints-M` map each endpoint-choice chain holds.
-    public var endpointSlots = NFTablesEndpointSlots()
+    /// The shared endpoint-choice chains (`pick-N`, …) in the table. An incremental sync adds the
+    /// new ones it needs; those no Service uses any more go at the next full sync.
+    public var picks: [NFTablesPick: NFTablesChainRules] = [:]
     var elements: [String: NFTablesElementTable]
     /// Service ports of the plan left out because the kernel would refuse their rules.
     public var skipped: [SkippedServicePort] = []
@@ -68,11 +71,12 @@ public struct NFTablesRuleset: Sendable, Hashable {
         // In name order, so the same plan always gets the same key blocks.
         for name in plan.services.keys.sorted() {
             let rules: NFTablesServiceRules
-            switch validator.serviceRules(plan.services[name]!, slots: &endpointSlots) {
+            switch validator.serviceRules(plan.services[name]!) {
             case .success(let r): rules = r
             case .failure(let skip): skipped.append(skip); continue
             }
             services[name] = rules
+            for pick in rules.picks where picks[pick] == nil { picks[pick] = renderer.pickChain(pick) }
             for (set, list) in rules.elements {
                 for element in list {
                     elements[set, default: NFTablesElementTable()].entries[element.key, default: .init(element: element, owners: 0)].owners += 1
@@ -80,7 +84,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
             }
         }
         self.services = services
-        sharedSets = renderer.sharedSets() + (0..<endpointSlots.mapCount).map(renderer.endpointMap)
+        sharedSets = renderer.sharedSets()
         for set in sharedSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
     }
 
@@ -89,12 +93,13 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     /// Rules in all our chains.
     public var ruleCount: Int {
-        sharedChains.reduce(0) { $0 + $1.rules.count } + services.values.reduce(0) { $0 + $1.ruleCount }
+        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.count + services.values.reduce(0) { $0 + $1.ruleCount }
     }
 
     /// Every chain name of ours in this ruleset.
     public var chainNames: Set<String> {
         var names = Set(sharedChains.map(\.name))
+        for pick in picks.keys { names.insert(pick.chainName) }
         for rules in services.values { for chain in rules.chains { names.insert(chain.name) } }
         return names
     }

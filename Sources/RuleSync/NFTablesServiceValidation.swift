@@ -3,7 +3,7 @@ import ProxyModel
 
 /// Checks each Service port's rules as they are rendered. A sync is one netlink transaction, and a
 /// single command the kernel refuses fails all of it: a Service port with one is left out instead
-/// (its key blocks given back), so every other Service keeps syncing. Made once per sync: it holds
+/// , so every other Service keeps syncing. Made once per sync: it holds
 /// the shared sets by name, which the elements are checked against.
 public struct NFTablesServiceValidator: Sendable {
     public let renderer: NFTablesRenderer
@@ -15,11 +15,9 @@ public struct NFTablesServiceValidator: Sendable {
     }
 
     /// The rules of one Service port, or why the kernel would refuse them.
-    public func serviceRules(_ plan: ServiceForwardingPlan,
-                             slots: inout NFTablesEndpointSlots) -> Result<NFTablesServiceRules, SkippedServicePort> {
-        let rules = renderer.serviceRules(plan, slots: &slots)
+    public func serviceRules(_ plan: ServiceForwardingPlan) -> Result<NFTablesServiceRules, SkippedServicePort> {
+        let rules = renderer.serviceRules(plan)
         guard let reason = validationFailure(rules) else { return .success(rules) }
-        slots.release(plan.name)
         return .failure(SkippedServicePort(name: plan.name, family: renderer.family, reason: reason))
     }
 
@@ -36,17 +34,9 @@ public struct NFTablesServiceValidator: Sendable {
             if let problem = NFTCommand.addSet(set).validationFailure { return "set \(set.name): \(problem)" }
         }
         for (name, elements) in rules.elements {
-            guard let set = sharedSets[name] ?? endpointMap(named: name) else { return "elements for \(name), which is not a shared set" }
+            guard let set = sharedSets[name] else { return "elements for \(name), which is not a shared set" }
             if let problem = NFTCommand.addElements(set, elements).validationFailure { return "element of \(name): \(problem)" }
         }
         return nil
-    }
-
-    /// The `service-endpoints-M` map of that name, if it is one.
-    func endpointMap(named name: String) -> NFTSet? {
-        let prefix = "service-endpoints-"
-        guard name.hasPrefix(prefix), let index = Int(name.dropFirst(prefix.count)), index >= 0,
-              NFTablesNames.serviceEndpoints(index) == name else { return nil }
-        return renderer.endpointMap(index)
     }
 }

@@ -10,8 +10,8 @@ public struct NFTablesTransaction: Sendable {
     public var chainsDeleted = 0
     /// Element changes to record in the applied model: set, key, the entry now (nil: gone).
     var elementUpdates: [(set: String, key: NFTValue, entry: NFTablesElementTable.Entry?)] = []
-    /// Shared maps this transaction creates (endpoint maps opened by an incremental sync).
-    var addedSharedSets: [NFTSet] = []
+    /// Shared pick chains this transaction creates (a new endpoint count).
+    var addedPicks: [NFTablesPick: NFTablesChainRules] = [:]
 
     // MARK: full sync
 
@@ -25,18 +25,20 @@ public struct NFTablesTransaction: Sendable {
                             recreateAffinitySets: Bool = false) -> NFTablesTransaction {
         var t = NFTablesTransaction()
         let table = ruleset.table
+        var existingChains = existingChains, existingSets = existingSets
+        // A table of an earlier layout (per-Service chains and endpoint maps, or filter base chains
+        // at another priority, which `add chain` cannot change; sets whose type changed): deleted
+        // and added anew in this same transaction, so no packet sees it half replaced.
+        if NFTablesNames.isEarlierLayout(chains: existingChains, sets: existingSets) {
+            t.batch.add(table)
+            t.batch.delete(table)
+            existingChains = []
+            existingSets = []
+        }
         t.batch.add(table)
         t.batch.flush(table)
-        // A table of our earlier layout: its filter base chains hook at another priority, which
-        // `add chain` cannot change. Deleted (empty after the flush) and added anew in this same
-        // transaction, so no packet sees the table without them.
-        if !existingChains.isDisjoint(with: NFTablesNames.earlierLayoutBaseChains) {
-            for name in existingChains.intersection(NFTablesNames.baseChains).sorted() {
-                t.batch.delete(NFTChain.regular(name, in: table))
-            }
-        }
         let serviceChains = ruleset.services.keys.sorted().flatMap { ruleset.services[$0]!.chains }
-        let allChains = ruleset.sharedChains + serviceChains
+        let allChains = ruleset.sharedChains + ruleset.picks.keys.sorted().map { ruleset.picks[$0]! } + serviceChains
         for chain in allChains { t.batch.add(chain.chain) }
         t.chainsWritten = allChains.count
         let affinitySets = ruleset.services.values.flatMap(\.sets)
@@ -71,10 +73,19 @@ public struct NFTablesTransaction: Sendable {
     /// element deletes then adds, stale chains and sets deleted last (once nothing refers to them).
     /// `newSharedSets` are shared maps the changes need that the table does not have yet.
     public static func incremental(from applied: NFTablesRuleset, changes: [ServicePortName: NFTablesServiceRules?],
-                                   newSharedSets: [NFTSet] = []) -> NFTablesTransaction {
+                                   renderer: NFTablesRenderer) -> NFTablesTransaction {
         var t = NFTablesTransaction()
-        t.addedSharedSets = newSharedSets
-        for set in newSharedSets { t.batch.add(set) }
+        // A new endpoint count: its shared pick chain, before any element sends packets there.
+        var newPicks: Set<NFTablesPick> = []
+        for rules in changes.values { for pick in rules?.picks ?? [] where applied.picks[pick] == nil { newPicks.insert(pick) } }
+        for pick in newPicks.sorted() {
+            let chain = renderer.pickChain(pick)
+            t.addedPicks[pick] = chain
+            t.batch.add(chain.chain)
+            for rule in chain.rules { t.batch.add(rule) }
+            t.rulesWritten += chain.rules.count
+            t.chainsWritten += 1
+        }
         var addChains: [NFTChain] = [], addSets: [NFTSet] = [], flushChains: [NFTChain] = []
         var recreateSets: [NFTSet] = [], addRules: [NFTRule] = [], deleteChains: [NFTChain] = [], deleteSets: [NFTSet] = []
         // Per shared set: key -> (owner delta, the element a changed Service now wants).
@@ -154,7 +165,7 @@ public struct NFTablesTransaction: Sendable {
                 }
             }
         }
-        let sharedSets = Dictionary(uniqueKeysWithValues: (applied.sharedSets + newSharedSets).map { ($0.name, $0) })
+        let sharedSets = Dictionary(uniqueKeysWithValues: applied.sharedSets.map { ($0.name, $0) })
         for (set, elements) in deletes.sorted(by: { $0.key < $1.key }) {
             if let s = sharedSets[set] { t.batch.delete(elements, from: s) }
         }
@@ -164,8 +175,8 @@ public struct NFTablesTransaction: Sendable {
         for chain in deleteChains { t.batch.delete(chain) }
         for set in deleteSets { t.batch.delete(set) }
 
-        t.rulesWritten = addRules.count
-        t.chainsWritten = addChains.count + flushChains.count - deleteChains.count
+        t.rulesWritten += addRules.count
+        t.chainsWritten += addChains.count + flushChains.count - deleteChains.count
         t.chainsDeleted = deleteChains.count
         return t
     }
@@ -175,7 +186,7 @@ extension NFTablesRuleset {
     /// Records an applied incremental transaction: the Service ports' new rules and the element changes.
     mutating func record(_ t: NFTablesTransaction, changes: [ServicePortName: NFTablesServiceRules?]) {
         for (name, rules) in changes { services[name] = rules }
-        sharedSets += t.addedSharedSets
+        picks.merge(t.addedPicks) { a, _ in a }
         for update in t.elementUpdates { elements[update.set, default: NFTablesElementTable()].entries[update.key] = update.entry }
     }
 }

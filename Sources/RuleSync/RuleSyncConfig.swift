@@ -28,6 +28,9 @@ public struct RuleSyncConfig: Sendable, Hashable {
     /// `nf_conntrack_tcp_be_liberal` is set: iptables leaves out its `ctstate INVALID` drop in the
     /// forward path, as kube-proxy does.
     public var conntrackTCPLiberal: Bool
+    /// The Service ClusterIP ranges (kube-proxy's `--service-cluster-ip-range`): the nftables
+    /// backend drops traffic to an address in them that no Service holds. Empty: no such rule.
+    public var serviceCIDRs: [CIDR] = []
 
     public init(clusterCIDRs: [CIDR] = [], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
                 masqueradeBit: Int = 14, endpointPick: EndpointPick = .roundRobin,

@@ -48,6 +48,9 @@ struct SwiftKubeProxy: AsyncParsableCommand {
     @Option(name: .customLong("masquerade-all"), help: "SNAT all traffic to Service addresses (true or false).")
     var masqueradeAll: Bool?
 
+    @Option(name: .customLong("service-cluster-ip-range"), help: "Service ClusterIP CIDRs (comma-separated): nftables mode drops traffic to unallocated addresses in them.")
+    var serviceClusterIPRange: String?
+
     @Option(name: .customLong("v"), help: "kube-proxy's log verbosity: 0-1 info, 2-4 debug, 5+ trace (overrides --log-level).")
     var verbosity: Int?
 
@@ -86,6 +89,7 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         overrides.healthzBindAddress = healthzBindAddress
         overrides.nodePortAddresses = nodePortAddresses
         overrides.masqueradeAll = masqueradeAll
+        overrides.serviceClusterIPRange = serviceClusterIPRange
         var proxyConfig: ProxyConfig
         do {
             proxyConfig = try config.map { try ProxyConfig.load(file: $0) } ?? ProxyConfig()

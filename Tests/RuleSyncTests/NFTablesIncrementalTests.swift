@@ -65,7 +65,7 @@ final class RecordingTransport: NFTablesTransport {
         let (backend, transport) = backend()
         transport.state.withLock {
             $0.contents[N.table(.ipv4)] = NFTTableContents(table: N.table(.ipv4), chains: ["services", "service-OLDHASH-ns1/gone/tcp/p80"],
-                                                           sets: ["service-ips", "affinity-OLDHASH-ns1/gone/tcp/p80__10.1.1.1/80"])
+                                                           sets: ["service-ips", "firewall-allow", "affinity-OLDHASH-ns1/gone/tcp/p80__10.1.1.1/80"])
         }
         let report = try backend.sync(twoServices(webEndpoints: eps), changes: nil)
         #expect(report.full)
@@ -89,67 +89,58 @@ final class RecordingTransport: NFTablesTransport {
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         #expect(!report.full)
         #expect(transport.listings == 1, "a normal sync never reads the table")
-        // As many endpoints as before: the rule and its key block stay, the element at the block's
-        // second key is replaced, and the hairpin set follows the endpoint addresses. No rule
-        // means no revalidation of the table's chains in the kernel.
+        // As many endpoints as before: the frontends' slot 1 (ClusterIP and NodePort) gets the new
+        // endpoint, and the hairpin set follows the endpoint addresses. No rule, no chain: no
+        // revalidation of the table's chains in the kernel.
         #expect(transport.lastBatch.sorted() == [
             "add element ip swift-kube-proxy hairpin-endpoints { 1 element }",
-            "add element ip swift-kube-proxy service-endpoints-0 { 1 element }",
+            "add element ip swift-kube-proxy nodeport-endpoints { 1 element }",
+            "add element ip swift-kube-proxy service-endpoints { 1 element }",
             "delete element ip swift-kube-proxy hairpin-endpoints { 1 element }",
-            "delete element ip swift-kube-proxy service-endpoints-0 { 1 element }",
+            "delete element ip swift-kube-proxy nodeport-endpoints { 1 element }",
+            "delete element ip swift-kube-proxy service-endpoints { 1 element }",
         ])
         #expect(report.rulesWritten == 0 && report.chainsDeleted == 0)
         let applied = backend.appliedRuleset(.ipv4)!
-        let block = try #require(applied.endpointSlots.blocks[.init(service: web, local: false)])
-        let values = applied.elements(of: N.serviceEndpoints(block.map)).filter { $0.key == .integer(block.base) || $0.key == .integer(block.base + 1) }
+        let frontend = NFTValue.concat(NFTValue(ipv4: "172.30.0.41")!, .proto(.tcp), .port(80))
+        let values = applied.elements(of: N.serviceEndpoints).filter { $0.key == .concat(frontend, .integer(0)) || $0.key == .concat(frontend, .integer(1)) }
         #expect(Set(values.compactMap(\.value)) == [.data(.concat(NFTValue(ipv4: "10.180.0.1")!, .port(8080))),
                                                      .data(.concat(NFTValue(ipv4: "10.180.0.3")!, .port(8080)))])
         #expect(report.totalRules["ip swift-kube-proxy"] == applied.ruleCount)
     }
 
-    @Test func anEndpointAddedRewritesOnlyTheChoiceRule() throws {
+    @Test func aNewEndpointCountAddsItsPickChainOnce() throws {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)
         _ = try backend.sync(before, changes: nil)
-        let blockBefore = backend.appliedRuleset(.ipv4)!.endpointSlots.blocks[.init(service: web, local: false)]!
         let after = twoServices(webEndpoints: eps + [F.endpoint("10.180.0.3")])
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
-        let svc = N.clusterPolicy(web)
         let commands = transport.lastBatch
-        // Three endpoints do not fit the block of two: the chain gets a block of four, and its rule
-        // the new modulus and offset; the old block's keys go, the new ones come.
-        let block = try #require(backend.appliedRuleset(.ipv4)!.endpointSlots.blocks[.init(service: web, local: false)])
-        #expect(block.capacity == 4 && block.base != blockBefore.base)
-        #expect(commands.first == "flush chain ip swift-kube-proxy \(svc)")
+        // Three endpoints: the shared `pick-3` chains (ClusterIP and NodePort) are new, the
+        // frontends' verdicts move there, and the third slot is filled. No chain is flushed.
+        #expect(commands.filter { $0.hasPrefix("add chain") }.sorted() == ["add chain ip swift-kube-proxy nodeport-pick-3",
+                                                                          "add chain ip swift-kube-proxy pick-3"])
         let rules = commands.filter { $0.hasPrefix("add rule ") }
-        #expect(rules.allSatisfy { $0.hasPrefix("add rule ip swift-kube-proxy \(svc) ") })
-        #expect(rules.last?.hasSuffix("dnat ip to numgen inc mod 3 offset \(block.base) map @service-endpoints-0") == true)
-        #expect(commands.contains("delete element ip swift-kube-proxy service-endpoints-0 { 2 elements }"))
-        #expect(commands.contains("add element ip swift-kube-proxy service-endpoints-0 { 3 elements }"))
-        #expect(!commands.contains { $0.contains("/db/") || $0.contains("service-ips") || $0.contains(" services") })
-        #expect(report.rulesWritten == rules.count)
+        #expect(rules.contains("add rule ip swift-kube-proxy pick-3 dnat ip to ip daddr . meta l4proto . th dport . numgen inc mod 3 map @service-endpoints"))
+        #expect(!commands.contains { $0.hasPrefix("flush") || $0.hasPrefix("delete chain") || $0.contains("/db/") })
+        #expect(commands.contains("add element ip swift-kube-proxy service-endpoints { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(report.rulesWritten == 2)
+        // The next Service with three endpoints needs no rule at all.
+        var third = after
+        third.endpoints[db] = [F.endpoint("10.180.1.1"), F.endpoint("10.180.1.2"), F.endpoint("10.180.1.3")]
+        let next = try backend.sync(third, changes: SnapshotDiff(from: after, to: third))
+        #expect(next.rulesWritten == 0 && !transport.lastBatch.contains { $0.contains("chain") })
     }
 
-    @Test func keyBlocksAreReusedAndGrowInPowersOfTwo() {
-        var slots = NFTablesEndpointSlots()
-        let a = NFTablesEndpointSlots.Owner(service: web, local: false), b = NFTablesEndpointSlots.Owner(service: db, local: false)
-        let first = slots.block(for: a, endpoints: 3)!
-        #expect(first == .init(map: 0, base: 0, capacity: 4))
-        #expect(slots.block(for: a, endpoints: 4) == first, "a count that fits keeps the block")
-        #expect(slots.block(for: b, endpoints: 1) == .init(map: 0, base: 4, capacity: 1))
-        #expect(slots.block(for: a, endpoints: 5) == .init(map: 0, base: 5, capacity: 8))
-        slots.release(db)
-        #expect(slots.block(for: .init(service: db, local: true), endpoints: 3) == .init(map: 0, base: 0, capacity: 4), "a freed block of the size is reused")
-        #expect(slots.blocks.count == 2 && slots.mapCount == 1)
-    }
-
-    @Test func aMapHoldsAHundredAndTwentyEightChains() {
-        var slots = NFTablesEndpointSlots()
-        for i in 0...NFTablesEndpointSlots.chainsPerMap {
-            _ = slots.block(for: .init(service: F.name("ns", "s\(i)"), local: false), endpoints: 2)
+    @Test func theChainCountDoesNotGrowWithServices() {
+        func chains(_ n: Int) -> Int {
+            let snapshot = F.snapshot((0..<n).map { i in
+                (F.service(F.name("ns", "s\(i)"), "172.30.\(i / 250).\(i % 250 + 1)", nodePort: i % 2 == 0 ? 30000 + i : 0), eps)
+            })
+            return F.nftRuleset(snapshot).chainNames.count
         }
-        #expect(slots.mapCount == 2)
-        #expect(slots.blocks[.init(service: F.name("ns", "s\(NFTablesEndpointSlots.chainsPerMap)"), local: false)] == .init(map: 1, base: 0, capacity: 2))
+        #expect(chains(10) == chains(1000))
     }
 
     @Test func removedServiceDeletesItsChainsAndElements() throws {
@@ -159,17 +150,15 @@ final class RecordingTransport: NFTablesTransport {
         let after = F.snapshot([(F.service(db, "172.30.0.42"), [F.endpoint("10.180.1.1")])])
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
-        for chain in [N.clusterPolicy(web), N.external(web)] {
-            #expect(commands.contains("delete chain ip swift-kube-proxy \(chain)"), "\(chain)")
-        }
+        #expect(!commands.contains { $0.contains("chain") }, "no chain of its own, and the shared ones stay")
         #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-endpoints { 2 elements }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy nodeport-endpoints { 2 elements }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy masquerade-nodeports { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy service-nodeports { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 2 elements }"))
         #expect(!commands.contains { $0.hasPrefix("add") })
-        // Elements go before the chains they point to.
-        let firstChainDelete = commands.firstIndex { $0.hasPrefix("delete chain") }!
-        #expect(commands.lastIndex { $0.hasPrefix("delete element") }! < firstChainDelete)
         #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.serviceIPs).count == 1)
     }
 
@@ -227,9 +216,10 @@ final class RecordingTransport: NFTablesTransport {
         let report = try backend.sync(after, changes: nil)
         #expect(report.full)
         #expect(transport.listings == 1)
-        // Stale chains known from the applied model are deleted.
-        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.clusterPolicy(web))"))
-        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy \(N.external(web))"))
+        // Pick chains no Service uses any more, known from the applied model, are deleted.
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy pick-2"))
+        #expect(transport.lastBatch.contains("delete chain ip swift-kube-proxy nodeport-pick-2"))
+        #expect(!transport.lastBatch.contains("delete chain ip swift-kube-proxy pick-1"))
     }
 
     @Test func changingTheAffinityTimeoutRecreatesTheSets() throws {
@@ -271,6 +261,19 @@ final class RecordingTransport: NFTablesTransport {
         #expect(runner.conntrackCommands.isEmpty, "the old rules are still in force")
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         #expect(runner.conntrackCommands == [["conntrack", "-D", "-f", "ipv4", "-p", "udp", "--orig-dst", "172.30.0.10", "--reply-src", "10.180.0.2"]])
+    }
+
+    @Test func aTableOfTheOldLayoutIsReplacedInOneTransaction() throws {
+        let (backend, transport) = backend()
+        transport.state.withLock {
+            $0.contents[N.table(.ipv4)] = NFTTableContents(table: N.table(.ipv4), chains: ["services", "service-OLDHASH-ns1/web/tcp/p80"],
+                                                           sets: ["service-ips", "firewall-ips", "service-endpoints-0"])
+        }
+        _ = try backend.sync(twoServices(webEndpoints: eps), changes: nil)
+        let commands = transport.lastBatch
+        #expect(commands.prefix(4) == ["add table ip swift-kube-proxy", "delete table ip swift-kube-proxy",
+                                       "add table ip swift-kube-proxy", "flush table ip swift-kube-proxy"])
+        #expect(!commands.contains { $0.hasPrefix("delete chain") || $0.hasPrefix("delete set") })
     }
 
     @Test func cleanupDeletesOnlyOurTables() throws {

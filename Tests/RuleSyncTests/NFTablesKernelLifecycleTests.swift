@@ -51,11 +51,11 @@ struct NFTablesKernelLifecycleTests {
         let restarted = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: path)
         let after = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1]))])
         let report = try restarted.sync(after, changes: nil)
-        #expect(report.full && report.chainsDeleted == 1)  // service-…/db/…
+        #expect(report.full && report.chainsDeleted == 3)  // service-…/db/… (affinity), pick-2, nodeport-pick-2
         let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
         #expect(!listing.contains("/db/"))
         #expect(!listing.contains("dnat to 10.180.2.2:8080"))
-        #expect(listing.contains("0 : 10.180.1.2 . 8080"))  // the endpoint map of the remaining Service
+        #expect(listing.contains(". 0 : 10.180.1.2 . 8080"))  // the endpoint map's slot 0 of the remaining Service
         #expect(!listing.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
         #expect(listing.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
@@ -97,8 +97,8 @@ struct NFTablesKernelLifecycleTests {
         _ = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
                                 networkNamespace: "/run/netns/\(topology.node)").sync(snapshot, changes: nil)
         let listed = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
-        #expect(listed.contains("typeof numgen inc mod 1 : ip daddr . th dport"))
-        #expect(listed.contains("map @service-endpoints-0"))
+        #expect(listed.contains("typeof ip daddr . meta l4proto . th dport . numgen inc mod 1 : ip daddr . th dport"))
+        #expect(listed.contains("numgen inc mod 2 map @service-endpoints"))
         _ = try nft(topology, "delete", "table", "ip", "swift-kube-proxy")
         _ = try Shell.run(topology.nodeCommandPrefix + ["nft", "-f", "-"], input: listed)
         #expect(try nft(topology, "list", "table", "ip", "swift-kube-proxy") == listed)

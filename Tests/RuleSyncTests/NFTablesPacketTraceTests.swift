@@ -186,11 +186,11 @@ extension Fixture {
         #expect(t.trace(from: "fd00:1::5", to: "fd00:30::41", port: 80) == .dnat("fd00:180::1:8080"))
     }
 
-    @Test func randomPickReachesEveryEndpointToo() {
+    @Test func randomPickReachesEveryEndpointToo() throws {
         let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.0.0.0/8")!], endpointPick: .random)
         let ruleset = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41"), twoEndpoints)]), config: config)
-        let chain = ruleset.services[web]!.chains.first { $0.name == NFTablesNames.clusterPolicy(web) }!
-        #expect(chain.rules.last?.description.hasSuffix("dnat ip to numgen random mod 2 map @service-endpoints-0") == true)
+        let chain = try #require(ruleset.picks[NFTablesPick(nodePort: false, local: false, endpoints: 2)])
+        #expect(chain.rules.last?.description.hasSuffix("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints") == true)
         #expect(NFTablesTracer(ruleset, localAddresses: [F.nodeIP]).trace(from: "10.0.1.5", to: "172.30.0.41", port: 80)
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }

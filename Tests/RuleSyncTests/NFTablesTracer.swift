@@ -33,6 +33,7 @@ struct NFTablesTracer {
         self.localAddresses = localAddresses
         var chains: [String: NFTablesChainRules] = [:]
         for c in ruleset.sharedChains { chains[c.name] = c }
+        for c in ruleset.picks.values { chains[c.name] = c }
         for rules in ruleset.services.values { for c in rules.chains { chains[c.name] = c } }
         self.chains = chains
     }
@@ -192,8 +193,9 @@ struct NFTablesTracer {
                 }
             case .metaSet(let key, let r):
                 if key == .mark { packet.mark = load(r, 4).withUnsafeBytes { $0.load(as: UInt32.self) } }
-            case .ct(_, let r):
-                store(u32(NFTCTState.new.rawValue), r)
+            case .ct(let key, let r):
+                // A new connection; `ct status dnat` once a NAT chain has DNATed it.
+                store(u32(key == .status ? (dnat == nil ? 0 : 1 << 5) : NFTCTState.new.rawValue), r)
             case .cmp(let op, let r, let value):
                 let equal = load(r, value.bytes.count) == value.bytes
                 switch op {

@@ -3,7 +3,9 @@
 //   swift run -c release nft-sync-bench [SERVICES] [ENDPOINTS]     (default 10000 × 10)
 //
 // Topology: client (192.168.50.2) ── node (our table) ── backends (10.180.0.2…, one echo server on
-// 0.0.0.0:8080). Every Service port has ENDPOINTS endpoints on the backend addresses. Measures the
+// 0.0.0.0:8080). Every Service port has ENDPOINTS endpoints on the backend addresses. The mix:
+// 70 % plain ClusterIP, 10 % NodePort with externalTrafficPolicy Local, 10 % LoadBalancer with
+// source ranges, 10 % ClientIP affinity (NFT_BENCH_AFFINITY=0 makes those plain too). Measures the
 // full sync, one-Service incremental syncs (an endpoint replaced; a Service added; an endpoint
 // added), bytes sent, peak RSS, and the TCP connect latency (median of 200) to the first and to
 // the last Service. Namespaces are deleted at exit, whatever happens.
@@ -65,15 +67,37 @@ try p.run()
 server = p
 _ = serverOut.fileHandleForReading.availableData  // "ready"
 
-func clusterIP(_ i: Int) -> IPAddress { IPAddress("172.30.\(i / 250).\(i % 250 + 1)")! }
+/// 172.16.0.1, … : room for more than 100,000 Services (172.16.0.0/12).
+func clusterIP(_ i: Int) -> IPAddress { IPAddress(ipv4: 0xAC10_0000 + UInt32(i + 1)) }
 func name(_ i: Int) -> ServicePortName {
     ServicePortName(service: NamespacedName(namespace: "bench", name: "svc-\(i)"), port: "http", protocol: .tcp)
 }
 let nodeInfo = NodeInfo(name: "node1", addresses: [IPAddress("192.168.50.1")!])
 var ports: [ServicePortName: ServicePort] = [:], eps: [ServicePortName: [Endpoint]] = [:]
+let affinityShare = ProcessInfo.processInfo.environment["NFT_BENCH_AFFINITY"] != "0"
+/// The i-th Service of the mix; the first and the last (probed for latency) are plain ClusterIPs.
+func servicePort(_ i: Int) -> ServicePort {
+    var s = ServicePort(name: name(i), clusterIPs: [clusterIP(i)], port: 80, targetPort: .number(8080))
+    guard i != 0 && i != services - 1 else { return s }
+    switch i % 10 {
+    case 7:
+        s.nodePort = 20000 + i / 10
+        s.externalTrafficPolicy = .local
+        s.healthCheckNodePort = 10256
+    case 8:
+        s.nodePort = 20000 + i / 10
+        s.loadBalancerIPs = [IPAddress("100.64.\(i / 250 % 250).\(i % 250 + 1)")!]
+        s.loadBalancerSourceRanges = [CIDR("203.0.113.0/24")!, CIDR("198.51.100.0/24")!]
+    case 9 where affinityShare:
+        s.sessionAffinity = .clientIP(timeoutSeconds: 10800)
+    default: break
+    }
+    return s
+}
 for i in 0..<services {
-    ports[name(i)] = ServicePort(name: name(i), clusterIPs: [clusterIP(i)], port: 80, targetPort: .number(8080))
-    eps[name(i)] = (0..<endpointCount).map { Endpoint(address: IPAddress("10.180.0.\($0 + 2)")!, port: 8080, isLocal: false, nodeName: "n\($0)") }.sorted()
+    ports[name(i)] = servicePort(i)
+    // Half of the endpoints on this node, for the Local-policy Services.
+    eps[name(i)] = (0..<endpointCount).map { Endpoint(address: IPAddress("10.180.0.\($0 + 2)")!, port: 8080, isLocal: $0 % 2 == 0, nodeName: "n\($0)") }.sorted()
 }
 var snapshot = ProxySnapshot(node: nodeInfo, servicePorts: ports, endpoints: eps)
 
@@ -153,8 +177,7 @@ for round in 0..<rounds {
         var commands = 0
         let pure = clock.measure {
             for _ in 0..<100 {
-                var slots = applied.endpointSlots
-                let t = NFTablesTransaction.incremental(from: applied, changes: [name(i): renderer.serviceRules(plan, slots: &slots)])
+                let t = NFTablesTransaction.incremental(from: applied, changes: [name(i): renderer.serviceRules(plan)], renderer: renderer)
                 commands = t.batch.commands.count
             }
         }
@@ -167,8 +190,8 @@ cpus.sort()
 print(String(format: "one-Service sync (an endpoint replaced): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median  %d bytes sent",
              times[times.count / 2], times.first!, times.last!, cpus[cpus.count / 2], bytes.sorted()[bytes.count / 2]))
 
-// A Service added, then its endpoint count changed: both rewrite rules, which makes the kernel
-// revalidate the table's chains, so these are the slow kind of one-Service sync.
+// A Service added, then its endpoint count changed (N to N+1: a new pick chain only the first
+// time, map elements after).
 var ruleTimes: [String: [Double]] = [:], ruleCPUs: [String: [Double]] = [:]
 for round in 0..<rounds {
     let extra = name(services + round)
@@ -190,6 +213,25 @@ for kind in ["Service added", "endpoint added"] {
     print(String(format: "one-Service sync (%@): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median",
                  kind, t[t.count / 2], t.first!, t.last!, c[c.count / 2]))
 }
+
+// One Service deleted (and added back, unmeasured, so the next round deletes another).
+var deleteTimes: [Double] = [], deleteCPUs: [Double] = []
+for round in 0..<rounds {
+    let i = (round * 6151 + 1) % services
+    var next = snapshot
+    next.servicePorts[name(i)] = nil
+    next.endpoints[name(i)] = nil
+    let c0 = threadCPU()
+    let t = try clock.measure { _ = try backend.sync(next, changes: SnapshotDiff(from: snapshot, to: next, candidates: [name(i)])) }
+    if round > 0 { deleteTimes.append(ms(t)); deleteCPUs.append(threadCPU() - c0) }
+    _ = try backend.sync(snapshot, changes: SnapshotDiff(from: next, to: snapshot, candidates: [name(i)]))
+}
+deleteTimes.sort(); deleteCPUs.sort()
+print(String(format: "one-Service sync (Service deleted): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median",
+             deleteTimes[deleteTimes.count / 2], deleteTimes.first!, deleteTimes.last!, deleteCPUs[deleteCPUs.count / 2]))
+print(String(format: "peak RSS at the end: %.0f MiB", peakRSSMiB()))
+let chainCount = sh(["ip", "netns", "exec", node, "nft", "list", "chains", "ip"]).split(separator: "\n").count { $0.contains("chain ") }
+print("chains in our table: \(chainCount)")
 
 // Restore the two probed Services to all-reachable endpoints (the loop may have moved some).
 var probe = snapshot
