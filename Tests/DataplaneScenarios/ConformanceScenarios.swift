@@ -149,7 +149,7 @@ extension Scenario {
         ]),
         // nftables mode checks source ranges before the no-endpoints REJECT: a blocked source learns nothing.
         Scenario("TestLoadBalancer: source ranges hold while the Service has no endpoints (nftables)", upstream: nftablesTest, pods: 1,
-                 backends: [.nftables], knownGaps: [.nftables: nftablesIssue], [
+                 backends: [.nftables], [
             .apply(CW.snapshot([(CW.service(loadBalancerIPs: [CW.loadBalancerIP], sourceRanges: [CW.allowedRange]), [])])),
             .probe(.externalClient, Probe(.tcp, CW.loadBalancerIP, CW.port), .refused),
             .probe(.blockedClient, Probe(.tcp, CW.loadBalancerIP, CW.port, timeoutSeconds: 1), .unanswered),
@@ -341,8 +341,7 @@ extension Scenario {
         ]),
         // ... nftables mode drops the unallocated address and rejects the unserved port.
         Scenario("TestOverallNFTablesRules: unallocated ClusterIPs dropped, unserved ports rejected (nftables)", upstream: nftablesTest,
-                 pods: 1, config: ScenarioConfig(serviceCIDRs: [CIDR("172.30.0.0/16")!]), backends: [.nftables],
-                 knownGaps: [.nftables: nftablesIssue], [
+                 pods: 1, config: ScenarioConfig(serviceCIDRs: [CIDR("172.30.0.0/16")!]), backends: [.nftables], [
             .apply(nodePortOnly()),
             .probe(.podClient, Probe(.tcp, CW.clusterIP, CW.port + 1), .refused),
             .probe(.podClient, Probe(.tcp, Topology.unallocatedClusterIP, CW.port, timeoutSeconds: 1), .unanswered),

@@ -63,6 +63,7 @@ extension RuleSyncConfig {
     init(scenario: ScenarioConfig) {
         self.init(clusterCIDRs: scenario.clusterCIDRs, masqueradeAll: scenario.masqueradeAll, nodePortAddresses: scenario.nodePortAddresses,
                   localhostNodePorts: true)
+        serviceCIDRs = scenario.serviceCIDRs
     }
 }
 
