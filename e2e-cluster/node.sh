@@ -32,14 +32,14 @@ filesystem() {
   # from its wishes: it is shown its wishes instead, then /proc/sys is read-only here, except
   # net/ (this network namespace's own).
   local kv f v
+  mkdir -p "$RUN/proc"; mount -t proc proc "$RUN/proc"
+  mount --bind /proc/sys /proc/sys; mount -o remount,bind,ro /proc/sys
   for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \
             kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
     f=${kv%%=*} v=${kv#*=}
     [[ $(cat "/proc/sys/$f") == "$v" ]] && continue
-    echo "$v" > "$RUN/sysctl-${f//\//_}"; mount --bind "$RUN/sysctl-${f//\//_}" "/proc/sys/$f"
+    echo "$v" > "$RUN/sysctl-${f//\//_}"; mount --bind -o ro "$RUN/sysctl-${f//\//_}" "/proc/sys/$f"
   done
-  mkdir -p "$RUN/proc"; mount -t proc proc "$RUN/proc"
-  mount --bind /proc/sys /proc/sys; mount -o remount,bind,ro /proc/sys
   mount --bind "$RUN/proc/sys/net" /proc/sys/net
 
   # Paths kubelet, containerd and the DaemonSet's hostPath use that no flag moves.
@@ -51,8 +51,10 @@ filesystem() {
 
 network() {
   ip link set lo up
-  # The node's address: on a dummy link, so nothing here can leave the namespace.
-  ip link add eth0 type dummy
+  # The node's address: on one end of a veth pair whose both ends stay in this namespace, so nothing
+  # here can leave it (this kernel has no dummy links).
+  ip link add eth0 type veth peer name eth0-peer
+  ip link set eth0-peer up
   ip addr add "$NODE_IP/24" dev eth0
   ip link set eth0 up
   ip route add default dev eth0
@@ -135,6 +137,14 @@ CNI
 }
 
 kubelet_start() {
+  # kubelet wants its --cgroup-root to exist; a new cpuset cgroup starts with no CPUs or memory nodes.
+  local dir
+  for dir in /sys/fs/cgroup/*/; do
+    mkdir -p "$dir/skp-e2e-$SUFFIX"
+    if [[ -f $dir/cpuset.cpus ]]; then
+      cat "$dir/cpuset.cpus" > "$dir/skp-e2e-$SUFFIX/cpuset.cpus"; cat "$dir/cpuset.mems" > "$dir/skp-e2e-$SUFFIX/cpuset.mems"
+    fi
+  done
   echo "search local" > "$RUN/resolv.conf"
   bg kubelet kubelet --kubeconfig="$KUBECONFIG" --container-runtime=remote \
     --container-runtime-endpoint="unix://$RUN/containerd/containerd.sock" \

@@ -53,9 +53,12 @@ mkdir -p "$root/etc/ssl/certs"
 cat "$root"/usr/share/ca-certificates/*/*.crt > "$root/etc/ssl/certs/ca-certificates.crt"
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-mkdir -p "$root/tmp" "$root/run" && chmod 1777 "$root/tmp"
+mkdir -p "$root/tmp" "$root/run" "$root/proc" "$root/sys" "$root/dev" && chmod 1777 "$root/tmp"
 
+# Stripped: 149 MB → 79 MB. A crash backtrace then shows addresses; the unstripped binary of the same
+# build (.build/release) symbolicates them.
 install -D -m 0755 "$bin" "$root/usr/local/bin/swift-kube-proxy"
+strip "$root/usr/local/bin/swift-kube-proxy"
 install -D -m 0644 config.example.yaml "$root/etc/swift-kube-proxy/config.example.yaml"
 
 # Every ELF file must find its libraries inside the image: ask the image's own loader.
@@ -71,7 +74,9 @@ check_libraries() {
   return $missing
 }
 check_libraries
-chroot "$root" /usr/local/bin/swift-kube-proxy --help >/dev/null
+# With a /proc (Foundation reads the arguments there), in a mount namespace that goes away with it.
+unshare --mount --propagation private --pid --fork sh -c \
+  "mount -t proc proc '$root/proc' && chroot '$root' /usr/local/bin/swift-kube-proxy --help" | grep -q OVERVIEW
 chroot "$root" /usr/bin/env iptables-nft-restore --version >/dev/null
 
 EXPOSE="10249 10256" image/pack.sh "$root" "$name" "$out/swift-kube-proxy.tar" '["/usr/local/bin/swift-kube-proxy"]' docker
