@@ -96,11 +96,16 @@ rolling_update() { local mode=$1 cip=$2 stop=$RUN/traffic.stop log=$RUN/traffic.
   echo "$(grep -c . "$log") $(grep -c FAIL "$log")"
 }
 
-mode_in_force() { local mode=$1
+# Our rules for the mode, and none of the other modes' (listings captured first: `grep -q` closing a
+# pipe early would fail the pipeline under pipefail).
+mode_in_force() { local mode=$1 tables chains
+  tables=$(nft list tables) chains=$(iptables-nft-save -t nat)
+  has_table() { grep -q " $1\$" <<<"$tables"; }
+  has_chains() { grep -q '^:SKP-' <<<"$chains"; }
   case $mode in
-    nftables) nft list tables | grep -q ' swift-kube-proxy$' ;;
-    iptables) iptables-nft-save -t nat | grep -q '^:SKP-' && ! nft list tables | grep -q ' swift-kube-proxy$' ;;
-    userspace) nft list tables | grep -q ' swift-kube-proxy-userspace$' && ! nft list tables | grep -q ' swift-kube-proxy$' ;;
+    nftables) has_table swift-kube-proxy && ! has_chains && ! has_table swift-kube-proxy-userspace ;;
+    iptables) has_chains && ! has_table swift-kube-proxy && ! has_table swift-kube-proxy-userspace ;;
+    userspace) has_table swift-kube-proxy-userspace && ! has_table swift-kube-proxy && ! has_chains ;;
   esac
 }
 

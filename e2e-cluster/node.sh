@@ -102,6 +102,12 @@ control_plane() {
 
 runtime() {
   mkdir -p "$RUN/containerd" "$RUN/cni" "$RUN/cni-ipam"
+  # Without CAP_SYS_RESOURCE (bit 24) runc cannot give pods kubelet's negative oom_score_adj.
+  local runc_options=
+  if (( (0x$(awk '/^CapEff/ {print $2}' /proc/self/status) >> 24 & 1) == 0 )); then
+    runc_options="[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]
+        BinaryName = \"$here/runc-without-sys-resource.sh\""
+  fi
   cat > "$RUN/containerd/config.toml" <<TOML
 version = 2
 root = "$RUN/containerd/root"
@@ -118,6 +124,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      $runc_options
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$RUN/cni"
@@ -167,6 +174,6 @@ rc=0
 "$here/checks.sh" || rc=$?
 if ((rc)); then
   echo "== checks failed; last lines of each log (all in $RUN/logs with KEEP=1)"
-  for f in "$RUN"/logs/*.log; do echo "-- $f"; tail -15 "$f"; done
+  for f in "$RUN"/logs/*.log; do echo "-- $f"; tail -15 "$f" | cut -c1-300; done
 fi
 exit $rc
