@@ -4,8 +4,14 @@
 #   e.g. image/pack.sh .build-image/rootfs swift-kube-proxy:latest out.tar '["/usr/local/bin/swift-kube-proxy"]'
 # The archive carries NAME:TAG, so `ctr images import OUT.tar` and `podman load -i OUT.tar` name it.
 # buildah keeps its storage under a private directory (vfs: works without overlay support, e.g. in a
-# container or a namespace), removed afterwards: nothing lands in the host's /var/lib/containers.
+# container or a namespace), removed afterwards.
 set -euo pipefail
+# buildah's push keeps a blob-info cache in /var/lib/containers/cache whatever --root says: it runs in
+# a mount namespace of its own with a tmpfs there, so the host's /var/lib is left as it was.
+if [[ -z ${SKP_PACK_PRIVATE:-} ]]; then
+  exec env SKP_PACK_PRIVATE=1 unshare --mount --propagation private "$0" "$@"
+fi
+mount -t tmpfs tmpfs /var/lib
 rootfs=$1 name=$2 out=$3 entrypoint=$4 format=${5:-docker}
 store=$(mktemp -d "${TMPDIR:-/tmp}/skp-buildah.XXXXXX")
 trap 'buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true; rm -rf "$store"' EXIT
