@@ -7,7 +7,7 @@
 # container or a namespace), removed afterwards.
 set -euo pipefail
 # buildah's push keeps a blob-info cache in /var/lib/containers/cache whatever --root says: it runs in
-# a mount namespace of its own with a tmpfs there, so the host's /var/lib is left as it was.
+# a mount namespace of its own with a tmpfs on /var/lib, so the host's is left as it was.
 if [[ -z ${SKP_PACK_PRIVATE:-} ]]; then
   exec env SKP_PACK_PRIVATE=1 unshare --mount --propagation private "$0" "$@"
 fi
@@ -15,6 +15,9 @@ mount -t tmpfs tmpfs /var/lib
 rootfs=$1 name=$2 out=$3 entrypoint=$4 format=${5:-docker}
 store=$(mktemp -d "${TMPDIR:-/tmp}/skp-buildah.XXXXXX")
 trap 'buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs rm --all >/dev/null 2>&1 || true; rm -rf "$store"' EXIT
+# Its network backend would make /etc/cni/net.d and a lock file there: pointed at the store instead.
+printf '[network]\nnetwork_config_dir = "%s/cni"\n' "$store" > "$store/containers.conf"
+export CONTAINERS_CONF=$store/containers.conf
 b() { buildah --root "$store/root" --runroot "$store/run" --storage-driver vfs "$@"; }
 
 ctr=$(b from scratch)
