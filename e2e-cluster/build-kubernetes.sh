@@ -13,7 +13,7 @@ have=1; for b in "${bins[@]}"; do [[ -x $CACHE/bin/$b ]] || have=0; done
 ((have)) && exit 0
 
 mkdir -p "$CACHE/apt/lists/partial" "$CACHE/src" "$CACHE/bin"
-mirror=$(grep -rhoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1)
+mirror=$(grep -rhoE '^(URIs:|deb) +[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | grep -E '/debian/?$' | head -1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror bookworm main" > "$CACHE/apt/sources.list"
 apt_private=(-o "Dir::Etc::SourceList=$CACHE/apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
