@@ -8,7 +8,7 @@ DESTDIR     ?=
 CONFDIR     ?= /etc/swift-kube-proxy
 UNITDIR     ?= /etc/systemd/system
 
-.PHONY: all build release run test bench clean install uninstall verify-deploy fuzz fuzz-build fuzz-smoke
+.PHONY: all build release run test bench clean install uninstall verify-deploy fuzz fuzz-build fuzz-smoke image e2e-cluster
 
 all: build
 
@@ -56,6 +56,18 @@ bench: release
 
 clean:
 	rm -rf .build Benchmarks/.build Fuzz/.build
+
+# The OCI image without a registry (image/build.sh, docs/cluster.md): .build-image/swift-kube-proxy.tar,
+# for `ctr -n k8s.io images import` or `podman load -i`.
+image:
+	scripts/ensure-packages.sh image
+	image/build.sh
+
+# A real single-node cluster in namespaces of its own, running deploy/daemonset.yaml (docs/cluster.md).
+# Not part of `make test`: the first run builds Kubernetes from source.
+e2e-cluster:
+	scripts/ensure-packages.sh cluster
+	e2e-cluster/run.sh
 
 # libFuzzer over the parsers and the rule renderers (Fuzz/, README "Fuzzing"): one binary, the
 # target chosen by FUZZ_TARGET. Inputs found are kept in Fuzz/.build/corpus, crashes in Fuzz/.build/crashes

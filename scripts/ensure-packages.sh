@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a make target needs, only the ones that are missing.
-# usage: scripts/ensure-packages.sh build|test|bench
+# usage: scripts/ensure-packages.sh build|run|test|bench|image|cluster
 set -euo pipefail
 
 build=(pkg-config libnftnl-dev libmnl-dev)
@@ -10,13 +10,19 @@ test_extra=(curl prometheus systemd)
 # PyPI: the Kubernetes OpenAPI schemas and a strict validator for deploy/*.yaml.
 test_pip=(kubernetes-validate)
 bench_extra=(haproxy nginx libnginx-mod-stream iperf3 wrk socat valgrind)
+# make image / make e2e-cluster (image/, e2e-cluster/): buildah packs images without a registry;
+# the cluster builds Kubernetes with Debian's Go and runs Debian's etcd, containerd, runc and CNI.
+image_extra=(buildah gcc libc6-dev)
+cluster_extra=(golang-go etcd-server containerd runc containernetworking-plugins openssl)
 
 case "${1:-build}" in
   build) want=("${build[@]}") ;;
   run)   want=("${build[@]}" "${runtime[@]}") ;;
   test)  want=("${build[@]}" "${runtime[@]}" "${test_extra[@]}") ;;
   bench) want=("${build[@]}" "${runtime[@]}" "${test_extra[@]}" "${bench_extra[@]}") ;;
-  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+  image) want=("${build[@]}" "${image_extra[@]}") ;;
+  cluster) want=("${build[@]}" "${runtime[@]}" "${image_extra[@]}" "${cluster_extra[@]}") ;;
+  *) echo "usage: $0 build|run|test|bench|image|cluster" >&2; exit 2 ;;
 esac
 
 missing=()
