@@ -86,6 +86,9 @@ public struct ProxyDaemon: Sendable {
                 try await group.next()
                 group.cancelAll()
             }
+        } catch where Task.isCancelled {
+            // Stopped by a signal: a part that threw on its way out (the source's cancelled watch)
+            // did not fail, and the exit stays clean.
         } catch {
             logger.error("stopping: the source failed", metadata: ["error": "\(error)"])
             failure = error

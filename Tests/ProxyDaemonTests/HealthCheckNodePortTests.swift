@@ -28,7 +28,8 @@ import Testing
         #expect(HealthCheckAddresses.hosts(nodePortAddresses: [CIDR("0.0.0.0/0")!], nodeAddresses: node) == nil)
         #expect(HealthCheckAddresses.hosts(nodePortAddresses: [CIDR("10.0.0.0/8")!, CIDR("fd00::/64")!], nodeAddresses: node)
                 == [IPAddress("10.0.0.5")!, IPAddress("fd00::5")!])
-        #expect(HealthCheckAddresses.hosts(nodePortAddresses: [CIDR("172.16.0.0/12")!], nodeAddresses: node) == [])
+        // Per family, as NodePorts: no IPv6 prefix given means every IPv6 node address.
+        #expect(HealthCheckAddresses.hosts(nodePortAddresses: [CIDR("172.16.0.0/12")!], nodeAddresses: node) == [IPAddress("fd00::5")!])
     }
 
     /// A LoadBalancer Service whose NodePorts are not allocated and whose ingress IP is not assigned
