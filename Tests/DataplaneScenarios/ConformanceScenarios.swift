@@ -43,12 +43,7 @@ public enum ConformanceWorld {
     }
 
     public static func snapshot(_ entries: [(ServicePort, [Endpoint])]) -> ProxySnapshot {
-        var s = ProxySnapshot(node: node)
-        for (svc, eps) in entries {
-            s.servicePorts[svc.name] = svc
-            if !eps.isEmpty { s.endpoints[svc.name] = eps.sorted() }
-        }
-        return s
+        ScenarioWorld.snapshot(entries, node: node)
     }
 }
 

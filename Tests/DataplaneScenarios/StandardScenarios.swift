@@ -29,7 +29,7 @@ public enum ScenarioWorld {
         }
     }
 
-    public static func snapshot(_ entries: [(ServicePort, [Endpoint])]) -> ProxySnapshot {
+    public static func snapshot(_ entries: [(ServicePort, [Endpoint])], node: NodeInfo = node) -> ProxySnapshot {
         var s = ProxySnapshot(node: node)
         for (svc, eps) in entries {
             s.servicePorts[svc.name] = svc
