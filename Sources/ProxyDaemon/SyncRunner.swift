@@ -82,6 +82,9 @@ public final class SyncRunner: Sendable {
             let full = schedule.mustBeFull(at: start)
             // A wake-up whose change was already taken by the previous sync has nothing to do.
             if !full && !store.hasPendingChanges { continue }
+            // The watcher task may not have seen these changes yet (the two tasks race): mark them
+            // queued here too, so a sync that fails still leaves them counted as waiting.
+            if status.current.oldestQueuedChange == nil { changesQueued() }
             metrics?.changesTaken(pending: store.pendingChanges)
             let (snapshot, diff, triggerTimes) = store.takeSnapshot()
             let wallStart = Date().timeIntervalSince1970
