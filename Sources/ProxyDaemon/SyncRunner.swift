@@ -20,6 +20,9 @@ public final class SyncRunner: Sendable {
     /// when the runner first saw it complete.
     private let startedUnsynced: Bool
     private let syncedAt = Mutex<Double?>(nil)
+    /// Marking changes queued (the watcher task) and taking them (the loop) race: each reads the
+    /// store's pending changes and then sets the gauges. One at a time, the gauges end as the store is.
+    private let queueing = Mutex(())
 
     public init(store: ClusterStore, dataplane: any Dataplane, minSyncPeriod: Duration, syncPeriod: Duration,
                 status: SyncStatus = SyncStatus(), metrics: SyncMetrics? = nil, observers: [any SyncObserver] = [],
@@ -84,9 +87,11 @@ public final class SyncRunner: Sendable {
             if !full && !store.hasPendingChanges { continue }
             // The watcher task may not have seen these changes yet (the two tasks race): mark them
             // queued here too, so a sync that fails still leaves them counted as waiting.
-            if status.current.oldestQueuedChange == nil { changesQueued() }
-            metrics?.changesTaken(pending: store.pendingChanges)
-            let (snapshot, diff, triggerTimes) = store.takeSnapshot()
+            let (snapshot, diff, triggerTimes) = queueing.withLock { _ in
+                if status.current.oldestQueuedChange == nil { markQueued() }
+                metrics?.changesTaken(pending: store.pendingChanges)
+                return store.takeSnapshot()
+            }
             let wallStart = Date().timeIntervalSince1970
             do {
                 try await dataplane.apply(snapshot, diff: diff, full: full)
@@ -144,6 +149,10 @@ public final class SyncRunner: Sendable {
     /// A source recorded something: remember when the oldest unprogrammed change arrived (for
     /// /healthz) and publish the queue to the metrics.
     private func changesQueued() {
+        queueing.withLock { _ in markQueued() }
+    }
+
+    private func markQueued() {
         // As kube-proxy's health: the first listing is start-up, not staleness. Nothing counts as
         // waiting before every source has listed, and what the listing recorded waits only from the
         // moment the runner saw them all listed.
