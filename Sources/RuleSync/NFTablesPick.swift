@@ -1,5 +1,5 @@
 /// One shared endpoint-choice chain: `pick-N` (and `pick-local-N`, `nodeport-pick-N`,
-/// `nodeport-pick-local-N`) DNATs to `FRONTEND . numgen inc mod N [offset 65536]` in the
+/// `nodeport-pick-local-N`) DNATs to `FRONTEND . numgen inc mod N [offset localBase]` in the
 /// endpoints map. Every Service port with N endpoints goes there, so the number of chains
 /// depends on the endpoint counts in use, never on the number of Services; a Service or endpoint
 /// change adds or deletes map elements only, unless it is the first with a new N.
