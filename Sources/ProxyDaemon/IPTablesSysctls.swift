@@ -10,9 +10,10 @@ enum IPTablesSysctls {
     static let routeLocalnet = "/proc/sys/net/ipv4/conf/all/route_localnet"
     static let tcpBeLiberal = "/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal"
 
-    /// The rule settings with what the node's sysctls decide. Throws when `route_localnet` is needed
-    /// and cannot be set: kube-proxy refuses to start then too (localhost NodePort connections
-    /// would hang instead of failing).
+    /// The rule settings with what the node's sysctls decide. When `route_localnet` is needed and
+    /// cannot be set (a non-privileged pod: /proc/sys read-only), localhost NodePorts are left out
+    /// with a warning, so 127.0.0.1 connections are refused rather than hang; kube-proxy refuses to
+    /// start instead, which took our DaemonSet down in iptables mode (the cluster test showed it).
     static func prepare(_ config: RuleSyncConfig, families: [IPAddress.Family], logger: Logger) throws -> RuleSyncConfig {
         var config = config
         // Read after ConntrackSysctls applied the config's `conntrack.tcpBeLiberal`, as upstream.
@@ -25,13 +26,10 @@ enum IPTablesSysctls {
             do {
                 try "1\n".write(toFile: routeLocalnet, atomically: false, encoding: .utf8)
             } catch {
-                throw RouteLocalnetError(description: "iptables.localhostNodePorts needs \(routeLocalnet) = 1 and it cannot be set (\(error)); set iptables.localhostNodePorts: false or leave loopback out of nodePortAddresses")
+                logger.warning("no NodePorts on localhost: iptables.localhostNodePorts needs \(routeLocalnet) = 1 and it cannot be set (\(error)); set it on the node, or iptables.localhostNodePorts: false to silence this")
+                config.localhostNodePorts = false
             }
         }
         return config
     }
-}
-
-struct RouteLocalnetError: Error, CustomStringConvertible {
-    var description: String
 }
