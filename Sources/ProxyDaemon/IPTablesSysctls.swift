@@ -14,7 +14,7 @@ enum IPTablesSysctls {
     /// cannot be set (a non-privileged pod: /proc/sys read-only), localhost NodePorts are left out
     /// with a warning, so 127.0.0.1 connections are refused rather than hang; kube-proxy refuses to
     /// start instead, which took our DaemonSet down in iptables mode (the cluster test showed it).
-    static func prepare(_ config: RuleSyncConfig, families: [IPAddress.Family], logger: Logger) throws -> RuleSyncConfig {
+    static func prepare(_ config: RuleSyncConfig, families: [IPAddress.Family], logger: Logger) -> RuleSyncConfig {
         var config = config
         // Read after ConntrackSysctls applied the config's `conntrack.tcpBeLiberal`, as upstream.
         config.conntrackTCPLiberal = (ConntrackSysctls.read(tcpBeLiberal) ?? 0) != 0

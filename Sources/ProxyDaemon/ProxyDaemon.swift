@@ -247,7 +247,7 @@ public struct ProxyDaemon: Sendable {
         case .iptables:
             // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not
             // by the backend's conntrack(8) fallback.
-            let ruleConfig = try IPTablesSysctls.prepare(config.ruleSyncConfig, families: families, logger: logger)
+            let ruleConfig = IPTablesSysctls.prepare(config.ruleSyncConfig, families: families, logger: logger)
             let backend = IPTablesBackend(config: ruleConfig, variant: config.ipTablesVariantChoice, families: families,
                                           cleansConntrack: false)
             return RuleSyncDataplane(name: "iptables", backend: backend, metrics: metrics, logger: logger)
