@@ -64,7 +64,13 @@ public struct CommandLineOverrides: Sendable, Equatable {
         if let clusterCIDR { config.clusterCIDRs = try cidrs("cluster-cidr", clusterCIDR) }
         if let metricsBindAddress { config.metricsBindAddress = try bindAddress("metrics-bind-address", metricsBindAddress) }
         if let healthzBindAddress { config.healthzBindAddress = try bindAddress("healthz-bind-address", healthzBindAddress) }
-        if let nodePortAddresses { config.nodePortAddresses = nodePortAddresses == "all" ? [] : try cidrs("nodeport-addresses", nodePortAddresses) }
+        if let nodePortAddresses {
+            switch nodePortAddresses {
+            case "primary": config.setNodePortAddresses(.primary)
+            case "all": config.setNodePortAddresses(.cidrs([]))
+            default: config.setNodePortAddresses(.cidrs(try cidrs("nodeport-addresses", nodePortAddresses)))
+            }
+        }
         if let masqueradeAll { config.masqueradeAll = masqueradeAll }
         if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
         return []

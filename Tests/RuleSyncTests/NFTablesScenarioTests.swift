@@ -13,7 +13,10 @@ final class NFTablesScenarioDataplane: ScenarioDataplane {
 
     init(topology: Topology, config: ScenarioConfig = .standard) throws {
         prefix = topology.nodeCommandPrefix
-        backend = try NFTablesBackend(config: RuleSyncConfig(scenario: config), families: [.ipv4],
+        var rules = RuleSyncConfig(scenario: config)
+        // The daemon's default in nftables mode, as kube-proxy's: unset nodePortAddresses is `primary`.
+        rules.nodePortAddressesPrimary = config.nodePortAddresses.isEmpty
+        backend = try NFTablesBackend(config: rules, families: [.ipv4],
                                       networkNamespace: "/run/netns/\(topology.node)")
     }
 
