@@ -88,8 +88,15 @@ import Testing
 
         flags.proxyMode = "iptables"
         flags.nodePortAddresses = "primary"
+        flags.bindAddress = "10.1.2.3"
         try flags.apply(to: &config)
         #expect(config.servesNodePortsOnPrimary)
+        #expect(config.nodeIPOverride == [IPAddress("10.1.2.3")!])
+        flags.bindAddress = "0.0.0.0"
+        try flags.apply(to: &config)
+        #expect(config.nodeIPOverride == [])
+        flags.bindAddress = "node-1"
+        #expect(throws: ConfigError.self) { try flags.apply(to: &config) }
     }
 
     @Test func nodeIPOverridesInBothFormats() throws {
