@@ -59,6 +59,8 @@ public struct ProxyDaemon: Sendable {
                                                  logger: logger)
         var observers: [any SyncObserver] = []
         if dataplane.natsInKernel {
+            // Only the rule modes follow the Node's primary address; the others keep what they took at start.
+            observers.append(NodePortAddressLog(config: config, startNode: startNode, families: NodeFamilies.detect(), logger: logger))
             observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
         }
         observers.append(serviceHealth)

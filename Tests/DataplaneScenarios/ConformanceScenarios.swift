@@ -306,6 +306,14 @@ extension Scenario {
             .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
             .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .refused),
         ]),
+        // `primary` asked for outright: upstream allows it in every mode (iptables: never on 127.0.0.1).
+        Scenario("TestNodePorts: nodePortAddresses primary serves the primary address only", upstream: bothTests, pods: 1,
+                 config: ScenarioConfig(nodePortAddressesPrimary: true), [
+            .apply(nodePortOnly()),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .refused),
+            .probe(.node, Probe(.tcp, IPAddress("127.0.0.1")!, CW.nodePort), .refused),
+        ]),
         // The primary address follows the Node without a restart (upstream's kube-proxy exits when the
         // Node's IPs change and picks the new one up as it starts again).
         Scenario("TestNodePorts: the primary address follows a Node update (nftables)", upstream: nftablesTest, pods: 1,

@@ -1,4 +1,5 @@
 @testable import ProxyDaemon
+import Logging
 import ProxyModel
 import Testing
 
@@ -122,6 +123,17 @@ import Testing
         let all = try ours("mode: iptables\n")
         #expect(all.nodePortAddresses(resolvedFor: node) == [])
         #expect(all.nodePortAddressesDescription(node: node, families: [.ipv4]) == "nodePortAddresses: IPv4: every local address")
+    }
+
+    /// A Node update that moves the primary address is logged; one that does not, is not.
+    @Test func aMovedPrimaryAddressIsLogged() throws {
+        let log = NodePortAddressLog(config: try ours("mode: nftables\n"), startNode: NodeInfo(name: "n"), families: [.ipv4], logger: .init(label: "t"))
+        let node = NodeInfo(name: "n", addresses: [IPAddress("10.0.0.1")!])
+        #expect(log.change(from: node, to: NodeInfo(name: "n", addresses: [IPAddress("10.0.0.2")!, IPAddress("10.0.0.1")!]))
+            == "NodePorts are now served on primary (nftables mode's default): IPv4: 10.0.0.2/32")
+        #expect(log.change(from: node, to: NodeInfo(name: "n", addresses: [IPAddress("10.0.0.1")!, IPAddress("10.0.0.2")!])) == nil)
+        let iptables = NodePortAddressLog(config: try ours("mode: iptables\n"), startNode: node, families: [.ipv4], logger: .init(label: "t"))
+        #expect(iptables.change(from: node, to: NodeInfo(name: "n", addresses: [IPAddress("10.0.0.2")!])) == nil)
     }
 
     @Test func configzShowsTheKeywordAsKubeProxyDoes() throws {

@@ -15,7 +15,7 @@ final class NFTablesScenarioDataplane: ScenarioDataplane {
         prefix = topology.nodeCommandPrefix
         var rules = RuleSyncConfig(scenario: config)
         // The daemon's default in nftables mode, as kube-proxy's: unset nodePortAddresses is `primary`.
-        rules.nodePortAddressesPrimary = config.nodePortAddresses.isEmpty
+        rules.nodePortAddressesPrimary = config.nodePortAddressesPrimary ?? config.nodePortAddresses.isEmpty
         backend = try NFTablesBackend(config: rules, families: [.ipv4],
                                       networkNamespace: "/run/netns/\(topology.node)")
     }
