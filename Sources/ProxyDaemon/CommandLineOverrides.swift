@@ -14,6 +14,8 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var metricsBindAddress: String?
     public var healthzBindAddress: String?
     public var nodePortAddresses: String?
+    /// kube-proxy's `--bind-address`: a node IP override unless it is 0.0.0.0 or ::.
+    public var bindAddress: String?
     public var masqueradeAll: Bool?
     public var serviceClusterIPRange: String?
 
@@ -23,7 +25,8 @@ public struct CommandLineOverrides: Sendable, Equatable {
     public var ignoredWithKubeProxyConfiguration: [String] {
         [("--kubeconfig", kubeconfig != nil), ("--proxy-mode", proxyMode != nil), ("--cluster-cidr", clusterCIDR != nil),
          ("--healthz-bind-address", healthzBindAddress != nil),
-         ("--nodeport-addresses", nodePortAddresses != nil), ("--masquerade-all", masqueradeAll != nil)]
+         ("--nodeport-addresses", nodePortAddresses != nil), ("--masquerade-all", masqueradeAll != nil),
+         ("--bind-address", self.bindAddress != nil)]
             .filter(\.1).map(\.0)
     }
 
@@ -64,9 +67,20 @@ public struct CommandLineOverrides: Sendable, Equatable {
         if let clusterCIDR { config.clusterCIDRs = try cidrs("cluster-cidr", clusterCIDR) }
         if let metricsBindAddress { config.metricsBindAddress = try bindAddress("metrics-bind-address", metricsBindAddress) }
         if let healthzBindAddress { config.healthzBindAddress = try bindAddress("healthz-bind-address", healthzBindAddress) }
-        if let nodePortAddresses { config.nodePortAddresses = nodePortAddresses == "all" ? [] : try cidrs("nodeport-addresses", nodePortAddresses) }
+        if let nodePortAddresses {
+            switch nodePortAddresses {
+            case "primary": config.setNodePortAddresses(.primary)
+            case "all": config.setNodePortAddresses(.cidrs([]))
+            default: config.setNodePortAddresses(.cidrs(try cidrs("nodeport-addresses", nodePortAddresses)))
+            }
+        }
         if let masqueradeAll { config.masqueradeAll = masqueradeAll }
         if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
+        if let nodeIP = self.bindAddress {
+            guard let ip = IPAddress(sloppy: nodeIP) else { throw fail("bind-address", "\"\(nodeIP)\" is not an IP address") }
+            let unspecified = ip == IPAddress(ipv4: 0) || ip == IPAddress(ipv6High: 0, low: 0)
+            config.nodeIPOverride = unspecified ? [] : [ip]
+        }
         return []
     }
 }

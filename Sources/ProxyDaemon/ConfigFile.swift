@@ -46,7 +46,8 @@ extension ProxyConfig {
         if let v = try top.enumeration("mode", Mode.self) { config.mode = v }
         if let v = try top.enumeration("source", Source.self) { config.source = v }
         config.manifests = try top.string("manifests")
-        if let v = try top.cidrs("nodePortAddresses") { config.nodePortAddresses = v }
+        if let v = try top.nodePortAddresses("nodePortAddresses", kubeProxy: false) { config.setNodePortAddresses(v) }
+        if let v = try top.nodeIPs("nodeIPOverride") { config.nodeIPOverride = v }
         config.hostnameOverride = try top.string("hostnameOverride")
         if let v = try top.cidrs("clusterCIDR") { config.clusterCIDRs = v }
         if let v = try top.bool("masqueradeAll") { config.masqueradeAll = v }
@@ -94,6 +95,25 @@ extension ProxyConfig {
             guard manifests != nil else { throw fail("manifests", "required with source: file") }
         case .kubernetes:
             break
+        }
+    }
+}
+
+/// `nodePortAddresses` as written: `primary`, or prefixes (none: every address).
+enum WrittenNodePortAddresses: Equatable {
+    case primary
+    case cidrs([CIDR])
+}
+
+extension ProxyConfig {
+    mutating func setNodePortAddresses(_ written: WrittenNodePortAddresses) {
+        switch written {
+        case .primary:
+            nodePortAddresses = []
+            nodePortAddressesPrimary = true
+        case .cidrs(let cidrs):
+            nodePortAddresses = cidrs
+            nodePortAddressesPrimary = false
         }
     }
 }
@@ -230,6 +250,76 @@ struct ConfigMapping {
         for (text, item) in items {
             guard let cidr = CIDR(text) else { throw error(key, item, "\"\(text)\" is not an IP address or CIDR") }
             result.append(cidr)
+        }
+        return result
+    }
+
+    /// `nodePortAddresses`: CIDRs (ours also take plain addresses and a comma-separated string, as
+    /// the flag), `all` (every address) and `localhost` (ours), or `primary` alone: kube-proxy
+    /// refuses it beside CIDRs ("can't use both 'primary' and CIDRs"), and so do we. An empty list is
+    /// unset, as in kube-proxy: the mode's default.
+    mutating func nodePortAddresses(_ key: String, kubeProxy: Bool) throws(ConfigError) -> WrittenNodePortAddresses? {
+        guard let node = value(key) else { return nil }
+        var items: [(String, Node)] = []
+        switch node {
+        case .scalar(let s) where s.string.isEmpty:
+            return nil
+        case .sequence(let seq):
+            for item in seq {
+                guard case .scalar(let s) = item else { throw error(key, item, "expected a CIDR or a keyword") }
+                items.append((s.string, item))
+            }
+        case .scalar(let s) where !kubeProxy:
+            items = s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
+        default:
+            throw error(key, node, "expected a list of CIDRs or keywords (primary, all, localhost)")
+        }
+        if items.isEmpty { return nil }
+        if let (_, item) = items.first(where: { $0.0 == "primary" }) {
+            guard items.count == 1 else {
+                throw error(key, item, "can't use both 'primary' and CIDRs: \"primary\" (the node's primary address of each family) must be the only entry")
+            }
+            return .primary
+        }
+        var result: [CIDR] = []
+        for (text, item) in items {
+            switch text {
+            case "all": return .cidrs([])   // every node address
+            case "localhost": result += [CIDR("127.0.0.0/8")!, CIDR("::1/128")!]
+            default:
+                guard let cidr = kubeProxy ? CIDR(sloppy: text) : CIDR(text) else {
+                    throw error(key, item, "\"\(text)\" is not a CIDR or a keyword (primary, all, localhost)")
+                }
+                result.append(cidr)
+            }
+        }
+        return .cidrs(result)
+    }
+
+    /// Node IP overrides: addresses (a list, or one string of them separated by commas), at most one
+    /// per family; 0.0.0.0 and :: are "no override", as kube-proxy reads them.
+    mutating func nodeIPs(_ key: String) throws(ConfigError) -> [IPAddress]? {
+        guard let node = value(key) else { return nil }
+        var items: [(String, Node)] = []
+        switch node {
+        case .sequence(let seq):
+            for item in seq {
+                guard case .scalar(let s) = item else { throw error(key, item, "expected an IP address") }
+                items.append((s.string, item))
+            }
+        case .scalar(let s):
+            items = s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
+        default:
+            throw error(key, node, "expected a list of IP addresses")
+        }
+        var result: [IPAddress] = []
+        for (text, item) in items {
+            guard let ip = IPAddress(sloppy: text) else { throw error(key, item, "\"\(text)\" is not an IP address") }
+            if ip == IPAddress(ipv4: 0) || ip == IPAddress(ipv6High: 0, low: 0) { continue }
+            guard !result.contains(where: { $0.family == ip.family }) else {
+                throw error(key, item, "one address per family: \(text) is a second \(ip.isIPv4 ? "IPv4" : "IPv6") address")
+            }
+            result.append(ip)
         }
         return result
     }

@@ -20,7 +20,8 @@ enum ConfigzBody {
             "apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
             "mode": config.mode.rawValue,
             "clusterCIDR": config.clusterCIDRs.map(\.description).joined(separator: ","),
-            "nodePortAddresses": config.nodePortAddresses.map(\.description),
+            // As kube-proxy's defaulting leaves it in its configz: the keyword, not the addresses.
+            "nodePortAddresses": config.servesNodePortsOnPrimary ? ["primary"] : config.nodePortAddresses.map(\.description),
             "metricsBindAddress": config.metricsBindAddress, "healthzBindAddress": config.healthzBindAddress,
             "hostnameOverride": config.hostnameOverride ?? "",
             "clientConnection": ["kubeconfig": config.kubeconfig ?? ""],

@@ -69,7 +69,7 @@ enum KubeProxyConfiguration {
             try ignored.unknownKeys(of: client, strict: version == v1alpha2)
         }
         if let name = try top.string("hostnameOverride"), !name.isEmpty { config.hostnameOverride = name }
-        if let v = try top.nodePortAddresses("nodePortAddresses") { config.nodePortAddresses = v }
+        if let v = try top.nodePortAddresses("nodePortAddresses", kubeProxy: true) { config.setNodePortAddresses(v) }
 
         if version == v1alpha1 {
             try readV1alpha1(&top, into: &config, ignored: &ignored)
@@ -100,9 +100,8 @@ enum KubeProxyConfiguration {
         if !bindText.isEmpty {
             guard let ip = IPAddress(sloppy: bindText) else { throw top.error("bindAddress", "\"\(bindText)\" is not an IP address") }
             ipv6 = !ip.isIPv4
-            if ip != IPAddress(ipv4: 0) && ip != IPAddress(ipv6High: 0, low: 0) {
-                ignored.add(top, "bindAddress", note: "a node IP override; node addresses are read from the Node and interfaces")
-            }
+            // kube-proxy's node IP override: the primary address of its family (`nodePortAddresses: primary`).
+            if ip != IPAddress(ipv4: 0) && ip != IPAddress(ipv6High: 0, low: 0) { config.nodeIPOverride = [ip] }
         }
         config.healthzBindAddress = try top.bindAddress("healthzBindAddress", port: healthzPort) ?? (ipv6 ? "[::]:10256" : "0.0.0.0:10256")
         config.metricsBindAddress = try top.bindAddress("metricsBindAddress", port: metricsPort) ?? (ipv6 ? "[::1]:10249" : "127.0.0.1:10249")
@@ -163,10 +162,7 @@ enum KubeProxyConfiguration {
             ignored.unlessDefault(&detect, "interfaceNamePrefix", [])
             try ignored.unknownKeys(of: detect, strict: true)
         }
-        let unspecified = [IPAddress(ipv4: 0), IPAddress(ipv6High: 0, low: 0)]
-        if let overrides = try top.cidrs("nodeIPOverride"), !overrides.allSatisfy({ unspecified.contains($0.address) }) {
-            ignored.add(top, "nodeIPOverride", note: "node addresses are read from the Node and interfaces")
-        }
+        if let overrides = try top.nodeIPs("nodeIPOverride") { config.nodeIPOverride = overrides }
     }
 }
 
@@ -237,26 +233,6 @@ extension ConfigMapping {
         case .sequence(let s): s.isEmpty
         case .alias: false
         }
-    }
-
-    /// kube-proxy's nodePortAddresses: CIDRs and the keywords `all` and `localhost` (`primary` needs
-    /// the Node object's addresses, which we do not read).
-    mutating func nodePortAddresses(_ key: String) throws(ConfigError) -> [CIDR]? {
-        guard let node = rawValue(key), !ConfigMapping.isZero(node) else { return nil }
-        guard case .sequence(let items) = node else { throw error(key, "expected a list of CIDRs or keywords") }
-        var result: [CIDR] = []
-        for item in items {
-            let text = item.string ?? ""
-            switch text {
-            case "all": return []   // every node address, which is also our default
-            case "localhost": result += [CIDR("127.0.0.0/8")!, CIDR("::1/128")!]
-            case "primary": throw error(key, "the keyword \"primary\" is not supported by swift-kube-proxy; list CIDRs, \"localhost\" or \"all\"")
-            default:
-                guard let cidr = CIDR(sloppy: text) else { throw error(key, "\"\(text)\" is not a CIDR or a keyword") }
-                result.append(cidr)
-            }
-        }
-        return result
     }
 
     /// v1alpha1's `healthzBindAddress`/`metricsBindAddress`: `host:port`, or a bare IP that gets

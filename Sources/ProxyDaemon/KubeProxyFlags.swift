@@ -9,7 +9,7 @@ public enum KubeProxyFlags {
 
     /// Flags of kube-proxy (cmd/kube-proxy/app/options.go) that we do not implement.
     static let accepted: Set<String> = [
-        "bind-address", "bind-address-hard-fail", "cleanup-iptables", "config-sync-period",
+        "bind-address-hard-fail", "cleanup-iptables", "config-sync-period",
         "conntrack-max-per-core", "conntrack-min", "conntrack-tcp-be-liberal", "conntrack-tcp-timeout-close-wait",
         "conntrack-tcp-timeout-established", "conntrack-udp-timeout", "conntrack-udp-timeout-stream",
         "detect-local-mode", "feature-gates", "healthz-port", "init-only", "iptables-localhost-nodeports",

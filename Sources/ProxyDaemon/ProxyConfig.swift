@@ -39,8 +39,15 @@ public struct ProxyConfig: Sendable, Equatable {
     public var source: Source = .file
     /// A YAML file or a directory of Service + EndpointSlice manifests (`source: file`).
     public var manifests: String?
-    /// Where NodePorts are served: addresses or CIDRs matching node addresses; empty: all of them.
+    /// Where NodePorts are served: addresses or CIDRs matching node addresses; empty: all of them
+    /// (unless `servesNodePortsOnPrimary`).
     public var nodePortAddresses: [CIDR] = []
+    /// `nodePortAddresses: [primary]`: true; CIDRs or `all` written: false; nil: not set, so the mode
+    /// decides (primary in nftables mode, as kube-proxy). Read `servesNodePortsOnPrimary`.
+    public var nodePortAddressesPrimary: Bool?
+    /// kube-proxy's node IP override (v1alpha1 `bindAddress`, v1alpha2 `nodeIPOverride`): at most one
+    /// address per family, each the node's primary address of its family.
+    public var nodeIPOverride: [IPAddress] = []
     /// The Node's name (`source: kubernetes` reads that Node); default: the hostname.
     public var hostnameOverride: String?
     /// Pod network ranges; traffic from outside them is masqueraded (rule backends).
@@ -76,4 +83,10 @@ public struct ProxyConfig: Sendable, Equatable {
     public var isKubeProxyConfiguration = false
 
     public init() {}
+
+    /// NodePorts on the node's primary address of each family: asked for, or left unset in nftables
+    /// mode (kube-proxy's default there; iptables and userspace keep every local address).
+    public var servesNodePortsOnPrimary: Bool {
+        nodePortAddressesPrimary ?? (mode == .nftables && nodePortAddresses.isEmpty)
+    }
 }

@@ -38,11 +38,15 @@ public struct ProxyDaemon: Sendable {
     public func run() async throws {
         for warning in config.warnings { logger.warning("\(warning)") }
         if let conntrack = config.conntrack { ConntrackSysctls.apply(conntrack, logger: logger) }
-        let store = ClusterStore(node: NodeInfo(name: nodeName, addresses: LocalAddresses.current()))
+        // Until a Node object says otherwise, the primary addresses are the default route's.
+        let startNode = NodeInfo(name: nodeName, addresses: LocalAddresses.current(), primaryAddresses: PrimaryNodeAddresses.detect())
+        let store = ClusterStore(node: startNode)
         let metrics = ProxyMetrics(families: NodeFamilies.detect())
+        let untilNode = config.source == .kubernetes && config.servesNodePortsOnPrimary ? " (until the Node object names its addresses)" : ""
+        logger.info("NodePorts are served on \(config.nodePortAddressesDescription(node: startNode, families: NodeFamilies.detect()))\(untilNode)")
         Self.bootstrapMetricsSystem(metrics.registry)
         let source = try sourceOverride.map { $0(store) } ?? startSource(store: store, metrics: metrics)
-        let dataplane = try makeDataplane(metrics: metrics.sync)
+        let dataplane = try makeDataplane(metrics: metrics.sync, node: startNode)
         if let userspace = dataplane as? UserspaceDataplane {
             let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() },
                                               servicePort: UserspaceRules.servicePortLabel(ofRule:))
@@ -51,10 +55,12 @@ public struct ProxyDaemon: Sendable {
 
         let status = SyncStatus()
         let health = ProxyHealth(status: status, syncPeriod: config.syncPeriod, store: store, metrics: metrics.sync)
-        let serviceHealth = ServiceHealthServers(nodePortAddresses: config.nodePortAddresses, proxyHealthy: { health.isHealthy },
+        let serviceHealth = ServiceHealthServers(nodePortAddresses: config.nodePortAddresses(resolvedFor: startNode), proxyHealthy: { health.isHealthy },
                                                  logger: logger)
         var observers: [any SyncObserver] = []
         if dataplane.natsInKernel {
+            // Only the rule modes follow the Node's primary address; the others keep what they took at start.
+            observers.append(NodePortAddressLog(config: config, startNode: startNode, families: NodeFamilies.detect(), logger: logger))
             observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
         }
         observers.append(serviceHealth)
@@ -225,7 +231,7 @@ public struct ProxyDaemon: Sendable {
         public var description: String { "cleanup failed: " + failures.joined(separator: "; ") }
     }
 
-    private func makeDataplane(metrics: SyncMetrics?) throws -> any Dataplane {
+    private func makeDataplane(metrics: SyncMetrics?, node: NodeInfo) throws -> any Dataplane {
         let families = NodeFamilies.detect()
         if families == [.ipv4] { logger.info("IPv6 is off on this node: programming IPv4 only") }
         switch config.mode {
@@ -242,7 +248,7 @@ public struct ProxyDaemon: Sendable {
             let proxy = try UserspaceProxy(tuning: tuning, logger: logger)
             let redirector = config.userspace.redirects
                 ? UserspaceDataplane.redirector(logger: logger, make: { try NFTablesUserspaceRedirector(families: families) }) : nil
-            return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses, redirector: redirector,
+            return UserspaceDataplane(proxy: proxy, nodePortAddresses: config.nodePortAddresses(resolvedFor: node), redirector: redirector,
                                       proxyPortRange: config.userspace.proxyPortRange, logger: logger)
         case .iptables:
             // Stale conntrack flows are deleted by the daemon's ctnetlink cleaner after each sync, not

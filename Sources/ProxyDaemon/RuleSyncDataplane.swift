@@ -60,6 +60,8 @@ extension ProxyConfig {
                                masqueradeBit: masqueradeBit, endpointPick: endpointPick == .random ? .random : .roundRobin,
                                localhostNodePorts: mode == .iptables && localhostNodePorts)
         c.serviceCIDRs = serviceCIDRs
+        c.nodePortAddressesPrimary = servesNodePortsOnPrimary
+        c.nodeIPOverride = nodeIPOverride
         return c
     }
 

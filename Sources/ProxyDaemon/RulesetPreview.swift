@@ -62,8 +62,9 @@ public enum RulesetPreview {
         return text
     }
 
-    /// This node as the daemon sees it: its name and interface addresses.
+    /// This node as the daemon sees it: its name, interface addresses and default route's addresses.
     public static func currentNode(_ config: ProxyConfig) -> NodeInfo {
-        NodeInfo(name: ProxyDaemon(config: config, logger: .init(label: "render")).nodeName, addresses: LocalAddresses.current())
+        NodeInfo(name: ProxyDaemon(config: config, logger: .init(label: "render")).nodeName, addresses: LocalAddresses.current(),
+                 primaryAddresses: PrimaryNodeAddresses.detect())
     }
 }

@@ -103,7 +103,7 @@ public final class IPTablesBackend: RuleSyncBackend {
                             state fs: inout FamilyState, report: inout SyncReport) throws {
         let renderer = IPTablesRenderer(config: config, family: family)
         if let changes, !changes.nodeChanged, !fs.needsFull, let applied = fs.applied {
-            let scope = ForwardingPlan.nodePortScope(config: config, family: family)
+            let scope = ForwardingPlan.nodePortScope(config: config, node: snapshot.node, family: family)
             var next = applied
             var totals = fs.totals
             let changed = changes.changed

@@ -95,7 +95,9 @@ public struct IPTablesRenderer: Sendable {
     /// IPv4 NodePorts answer on 127.0.0.0/8 too (`localhostNodePorts`, with `route_localnet`), as
     /// kube-proxy's iptables mode: only when the IPv4 `nodePortAddresses` reach loopback.
     public var servesLocalhostNodePorts: Bool {
-        family == .ipv4 && config.localhostNodePorts && NodePortLoopback.configIncludesIPv4Loopback(config.nodePortAddresses)
+        // `primary` is never loopback (upstream turns it into the node IP's /32 before this check).
+        family == .ipv4 && config.localhostNodePorts && !config.nodePortAddressesPrimary
+            && NodePortLoopback.configIncludesIPv4Loopback(config.nodePortAddresses)
     }
 
     /// Destination matches of node-local addresses that accept NodePorts. The plan's scope never

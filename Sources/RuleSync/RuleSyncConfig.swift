@@ -18,6 +18,14 @@ public struct RuleSyncConfig: Sendable, Hashable {
     public var masqueradeAll: Bool
     /// Where NodePorts listen: local addresses inside these prefixes; empty means every local address.
     public var nodePortAddresses: [CIDR]
+    /// kube-proxy's `nodePortAddresses: [primary]` (the default of its nftables mode): NodePorts on
+    /// the node's primary address of each family (`NodeInfo.primaryAddresses`, so they follow the
+    /// Node), and `nodePortAddresses` is not read. A family with no primary address serves on all of
+    /// its addresses, as upstream (no CIDR of that family).
+    public var nodePortAddressesPrimary = false
+    /// kube-proxy's node IP override (`bindAddress`, `nodeIPOverride`): the primary address of its
+    /// family, whatever the Node says.
+    public var nodeIPOverride: [IPAddress] = []
     /// The packet-mark bit that asks for masquerade (kube-proxy's `--iptables-masquerade-bit`, 0...31).
     public var masqueradeBit: Int
     public var endpointPick: EndpointPick
@@ -50,4 +58,18 @@ public struct RuleSyncConfig: Sendable, Hashable {
 
     public func clusterCIDRs(of family: IPAddress.Family) -> [CIDR] { clusterCIDRs.filter { $0.family == family } }
     public func nodePortAddresses(of family: IPAddress.Family) -> [CIDR] { nodePortAddresses.filter { $0.family == family } }
+
+    /// The `nodePortAddresses` of `family` with `primary` resolved against `node` as upstream turns it
+    /// into CIDRs: the primary address as a host prefix; none when the family has none or it is
+    /// loopback (upstream's fallback node IP), which leaves every address of the family serving.
+    public func nodePortAddresses(of family: IPAddress.Family, node: NodeInfo) -> [CIDR] {
+        guard nodePortAddressesPrimary else { return nodePortAddresses(of: family) }
+        guard let ip = primaryAddress(of: family, node: node), !ip.isLoopback else { return [] }
+        return [CIDR(address: ip, prefixLength: family == .ipv4 ? 32 : 128)]
+    }
+
+    /// The node's primary address of `family`: the override, else the Node's (kube-proxy's detectNodeIPs).
+    public func primaryAddress(of family: IPAddress.Family, node: NodeInfo) -> IPAddress? {
+        nodeIPOverride.first { $0.family == family } ?? node.primaryAddress(of: family)
+    }
 }

@@ -221,7 +221,7 @@ public struct ForwardingPlan: Sendable, Hashable {
 
     public init(snapshot: ProxySnapshot, config: RuleSyncConfig, family: IPAddress.Family) {
         self.family = family
-        nodePorts = ForwardingPlan.nodePortScope(config: config, family: family)
+        nodePorts = ForwardingPlan.nodePortScope(config: config, node: snapshot.node, family: family)
         var services: [ServicePortName: ServiceForwardingPlan] = [:]
         services.reserveCapacity(snapshot.servicePorts.count)
         for (name, service) in snapshot.servicePorts {
@@ -231,10 +231,10 @@ public struct ForwardingPlan: Sendable, Hashable {
         self.services = services
     }
 
-    public static func nodePortScope(config: RuleSyncConfig, family: IPAddress.Family) -> NodePortScope {
+    public static func nodePortScope(config: RuleSyncConfig, node: NodeInfo, family: IPAddress.Family) -> NodePortScope {
         // Per family, as upstream's NodePortAddresses: no prefix of this family, or its zero prefix
         // (0.0.0.0/0, ::/0), means every local address of the family.
-        let cidrs = config.nodePortAddresses(of: family)
+        let cidrs = config.nodePortAddresses(of: family, node: node)
         // Loopback is left out here for every backend (`NodePortLoopback`).
         if cidrs.isEmpty || cidrs.contains(where: { $0.prefixLength == 0 }) { return .allLocalAddresses }
         return .localAddresses(in: cidrs.flatMap(NodePortLoopback.excluding))

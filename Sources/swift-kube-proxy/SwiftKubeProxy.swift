@@ -42,8 +42,11 @@ struct SwiftKubeProxy: AsyncParsableCommand {
     @Option(name: .customLong("healthz-bind-address"), help: "host:port of /healthz and /livez.")
     var healthzBindAddress: String?
 
-    @Option(name: .customLong("nodeport-addresses"), help: "CIDRs (comma-separated) of the node addresses NodePorts are served on.")
+    @Option(name: .customLong("nodeport-addresses"), help: "CIDRs (comma-separated) of the node addresses NodePorts are served on, all, or primary.")
     var nodePortAddresses: String?
+
+    @Option(name: .customLong("bind-address"), help: "The node IP override: the node's primary address of its family (0.0.0.0 or ::: none).")
+    var bindAddress: String?
 
     @Option(name: .customLong("masquerade-all"), help: "SNAT all traffic to Service addresses (true or false).")
     var masqueradeAll: Bool?
@@ -88,6 +91,7 @@ struct SwiftKubeProxy: AsyncParsableCommand {
         overrides.metricsBindAddress = metricsBindAddress
         overrides.healthzBindAddress = healthzBindAddress
         overrides.nodePortAddresses = nodePortAddresses
+        overrides.bindAddress = bindAddress
         overrides.masqueradeAll = masqueradeAll
         overrides.serviceClusterIPRange = serviceClusterIPRange
         var proxyConfig: ProxyConfig

@@ -70,7 +70,7 @@ extension Scenario {
     static let nftablesTest = "pkg/proxy/nftables/proxier_test.go"
     static let bothTests = "pkg/proxy/{iptables,nftables}/proxier_test.go"
     static let topologyTest = "pkg/proxy/topology_test.go"
-    /// The nftables renderer's own divergences (NodePorts on `primary`, unallocated ClusterIPs, source
+    /// The nftables renderer's own divergences (unallocated ClusterIPs, source
     /// ranges without endpoints, hairpin) belong to the flat-ruleset issue.
     static let nftablesIssue = "issue #10"
     /// Being closed for iptables mode now (localhost NodePorts, nodePortAddresses of one family).
@@ -282,9 +282,13 @@ extension Scenario {
         ]),
     ]
 
-    static func nodePortOnly(_ pods: [Int] = [1]) -> ProxySnapshot {
-        CW.snapshot([(CW.service(nodePort: CW.nodePort), pods.map(CW.local))])
+    static func nodePortOnly(_ pods: [Int] = [1], node: NodeInfo = CW.node) -> ProxySnapshot {
+        ScenarioWorld.snapshot([(CW.service(nodePort: CW.nodePort), pods.map(CW.local))], node: node)
     }
+
+    /// The node after an update that names its second address first (its InternalIP changed).
+    static let renumberedNode = NodeInfo(name: CW.node.name, addresses: [Topology.nodeSecondAddress, Topology.nodeAddress],
+                                         labels: CW.node.labels)
 
     static let addresses: [Scenario] = [
         // iptables mode: unset nodePortAddresses means every local address.
@@ -297,10 +301,28 @@ extension Scenario {
         // nftables mode: unset means `primary`, the node's primary address only; another node address
         // reaches the node's own stack, which refuses.
         Scenario("TestNodePorts: nodePortAddresses unset serves the primary address only (nftables)", upstream: nftablesTest, pods: 1,
-                 backends: [.nftables], knownGaps: [.nftables: nftablesIssue], [
+                 backends: [.nftables], [
             .apply(nodePortOnly()),
             .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
             .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .refused),
+        ]),
+        // `primary` asked for outright: upstream allows it in every mode (iptables: never on 127.0.0.1).
+        Scenario("TestNodePorts: nodePortAddresses primary serves the primary address only", upstream: bothTests, pods: 1,
+                 config: ScenarioConfig(nodePortAddressesPrimary: true), [
+            .apply(nodePortOnly()),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .refused),
+            .probe(.node, Probe(.tcp, IPAddress("127.0.0.1")!, CW.nodePort), .refused),
+        ]),
+        // The primary address follows the Node without a restart (upstream's kube-proxy exits when the
+        // Node's IPs change and picks the new one up as it starts again).
+        Scenario("TestNodePorts: the primary address follows a Node update (nftables)", upstream: nftablesTest, pods: 1,
+                 backends: [.nftables], [
+            .apply(nodePortOnly()),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
+            .apply(nodePortOnly(node: renumberedNode)),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeSecondAddress, CW.nodePort), .reaches([1], source: .masqueraded)),
+            .probe(.externalClient, Probe(.tcp, Topology.nodeAddress, CW.nodePort), .refused),
         ]),
         Scenario("TestNodePorts: nodePortAddresses limits NodePorts to the addresses in it", upstream: bothTests, pods: 1,
                  config: ScenarioConfig(nodePortAddresses: [CIDR("192.168.55.0/24")!]), [

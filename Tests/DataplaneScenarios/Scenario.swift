@@ -182,12 +182,16 @@ public struct ScenarioConfig: Sendable, Hashable {
     public var clusterCIDRs: [CIDR]
     public var masqueradeAll: Bool
     public var nodePortAddresses: [CIDR]
+    /// `nodePortAddresses: [primary]`; nil: the mode's default (primary in nftables mode when
+    /// `nodePortAddresses` is empty, as the daemon).
+    public var nodePortAddressesPrimary: Bool?
     /// The Service CIDRs (nftables mode drops traffic to unallocated addresses in them). No
     /// `RuleSyncConfig` field takes it yet: issue #10 adds one.
     public var serviceCIDRs: [CIDR]
 
     public init(clusterCIDRs: [CIDR] = [Topology.clusterCIDR], masqueradeAll: Bool = false, nodePortAddresses: [CIDR] = [],
-                serviceCIDRs: [CIDR] = []) {
+                serviceCIDRs: [CIDR] = [], nodePortAddressesPrimary: Bool? = nil) {
+        self.nodePortAddressesPrimary = nodePortAddressesPrimary
         self.clusterCIDRs = clusterCIDRs
         self.masqueradeAll = masqueradeAll
         self.nodePortAddresses = nodePortAddresses

@@ -53,9 +53,12 @@ import Testing
         #expect(v6.healthzBindAddress == "[::]:10256")
         #expect(v6.metricsBindAddress == "[::1]:10249")
         #expect(v6.warnings == [])
+        // A specific bindAddress is kube-proxy's node IP override: the primary address of its family.
         let node = try KubeProxyConfiguration.parse(yaml: "kind: KubeProxyConfiguration\nbindAddress: 192.168.1.5\n", file: "kp.yaml")
         #expect(node.healthzBindAddress == "0.0.0.0:10256")
-        #expect(node.warnings.first?.contains("bindAddress (line 2)") == true)
+        #expect(node.nodeIPOverride == [IPAddress("192.168.1.5")!])
+        #expect(node.warnings == [])
+        #expect(v6.nodeIPOverride == [])
     }
 
     @Test func theConntrackSectionIsReadWithKubeProxysDefaulting() throws {

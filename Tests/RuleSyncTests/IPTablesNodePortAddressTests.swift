@@ -47,7 +47,7 @@ import Testing
         let v6Only = RuleSyncConfig(nodePortAddresses: [CIDR("fd00::/64")!])
         #expect(nodePortCatchAll(v6Only) == ["-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j SKP-NODEPORTS"])
         #expect(nodePortCatchAll(v6Only, family: .ipv6) == ["-d fd00::/64 -m addrtype --dst-type LOCAL -j SKP-NODEPORTS"])
-        #expect(ForwardingPlan.nodePortScope(config: v6Only, family: .ipv4) == .allLocalAddresses)
+        #expect(ForwardingPlan.nodePortScope(config: v6Only, node: F.node, family: .ipv4) == .allLocalAddresses)
         // A zero prefix is every address of the family, loopback still left out.
         let zero = RuleSyncConfig(nodePortAddresses: [CIDR("0.0.0.0/0")!, CIDR("10.0.0.0/8")!])
         #expect(nodePortCatchAll(zero) == ["-m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 -j SKP-NODEPORTS"])
@@ -60,8 +60,8 @@ import Testing
         #expect(nodePortCatchAll(RuleSyncConfig(nodePortAddresses: localhost, localhostNodePorts: true))
             == ["-d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j SKP-NODEPORTS"])
         // The shared plan holds no loopback for any backend (nftables never serves it, as upstream).
-        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), family: .ipv4) == .localAddresses(in: []))
-        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), family: .ipv6) == .localAddresses(in: []))
+        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), node: F.node, family: .ipv4) == .localAddresses(in: []))
+        #expect(ForwardingPlan.nodePortScope(config: RuleSyncConfig(nodePortAddresses: localhost), node: F.node, family: .ipv6) == .localAddresses(in: []))
         // A prefix around loopback is cut into the prefixes beside it.
         #expect(nodePortCatchAll(RuleSyncConfig(nodePortAddresses: [CIDR("0.0.0.0/2")!])) == [
             "-d 0.0.0.0/2 -m addrtype --dst-type LOCAL -j SKP-NODEPORTS",

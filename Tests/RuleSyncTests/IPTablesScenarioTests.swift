@@ -64,6 +64,7 @@ extension RuleSyncConfig {
         self.init(clusterCIDRs: scenario.clusterCIDRs, masqueradeAll: scenario.masqueradeAll, nodePortAddresses: scenario.nodePortAddresses,
                   localhostNodePorts: true)
         serviceCIDRs = scenario.serviceCIDRs
+        nodePortAddressesPrimary = scenario.nodePortAddressesPrimary ?? false
     }
 }
 

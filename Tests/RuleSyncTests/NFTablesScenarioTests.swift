@@ -13,13 +13,17 @@ final class NFTablesScenarioDataplane: ScenarioDataplane {
 
     init(topology: Topology, config: ScenarioConfig = .standard) throws {
         prefix = topology.nodeCommandPrefix
-        backend = try NFTablesBackend(config: RuleSyncConfig(scenario: config), families: [.ipv4],
+        var rules = RuleSyncConfig(scenario: config)
+        // The daemon's default in nftables mode, as kube-proxy's: unset nodePortAddresses is `primary`.
+        rules.nodePortAddressesPrimary = config.nodePortAddressesPrimary ?? config.nodePortAddresses.isEmpty
+        backend = try NFTablesBackend(config: rules, families: [.ipv4],
                                       networkNamespace: "/run/netns/\(topology.node)")
     }
 
     func apply(_ snapshot: ProxySnapshot) throws {
         let report = try backend.sync(snapshot, changes: last.map { SnapshotDiff(from: $0, to: snapshot) })
-        #expect(report.full == (last == nil))
+        // A node change (its primary address, say) is a full sync too.
+        #expect(report.full == (last == nil || last?.node != snapshot.node))
         #expect(report.skipped.isEmpty, "skipped: \(report.skipped)")
         last = snapshot
         // `nft` itself can read back what we sent.
