@@ -100,6 +100,9 @@ public final class SyncRunner: Sendable {
                 schedule.record(syncAt: start, full: full, succeeded: true)
                 let wallEnd = Date().timeIntervalSince1970
                 let stillPending = store.oldestPendingChange
+                // Metrics before status: whoever sees the sync counted in the status finds it in the metrics too.
+                metrics?.syncRan(seconds: seconds, full: full)
+                metrics?.syncSucceeded(at: wallEnd, triggerTimes: triggerTimes, snapshot: snapshot)
                 status.record {
                     $0.lastSuccess = wallStart
                     $0.consecutiveFailures = 0
@@ -109,8 +112,6 @@ public final class SyncRunner: Sendable {
                     // Changes queued during the sync are still waiting; the rest are programmed.
                     $0.oldestQueuedChange = stillPending
                 }
-                metrics?.syncRan(seconds: seconds, full: full)
-                metrics?.syncSucceeded(at: wallEnd, triggerTimes: triggerTimes, snapshot: snapshot)
                 // After a failed sync the store's diff is relative to a snapshot that was never programmed.
                 let sinceProgrammed = programmed.map { $0.generation == snapshot.generation - 1 ? diff : SnapshotDiff(from: $0, to: snapshot) } ?? diff
                 let completed = CompletedSync(previous: programmed, snapshot: snapshot, diff: sinceProgrammed, full: full)

@@ -43,15 +43,16 @@ import Glibc
         let store = ClusterStore(node: NodeInfo(name: "n"))
         let runner = SyncRunner(store: store, dataplane: RecordingDataplane(), minSyncPeriod: .milliseconds(10), syncPeriod: .seconds(60),
                                 metrics: metrics.sync, logger: Logger(label: "test"))
-        let task = Task { await runner.run() }
-        defer { task.cancel() }
-
         let url = "http://127.0.0.1:\(server.port)/metrics"
         let now = Date().timeIntervalSince1970
+        // In the store before the runner starts: a runner that started first would sync the empty
+        // store, count that as sync 1, and the scrape could already see this change's sync 2.
         store.update(now: now) {
             $0.setService(web, ports: [servicePort("172.30.0.10")])
             $0.setEndpointSlice(slice(triggeredAt: now - 3))
         }
+        let task = Task { await runner.run() }
+        defer { task.cancel() }
         try await eventually { runner.status.current.syncs == 1 }
         var scrape = try await httpGet(url)
         #expect(scrape.status == 200)
