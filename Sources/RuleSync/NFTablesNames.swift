@@ -33,9 +33,14 @@ public enum NFTablesNames {
         return !chains.isDisjoint(with: earlierLayoutBaseChains) || !sets.contains(firewallAllow)
     }
 
+    /// Just after DNAT (`dstnat + 1`): new connections of affinity frontends fill the affinity maps.
+    public static let affinityPrerouting = "affinity-prerouting"
+    public static let affinityOutput = "affinity-output"
+
     /// The base chains of this layout.
     public static let baseChains: Set<String> = [
         filterPreroutingPreDNAT, filterOutputPreDNAT, filterInput, filterForward, filterOutput, natPrerouting, natOutput, natPostrouting,
+        affinityPrerouting, affinityOutput,
     ]
 
     // Regular chains shared by every Service.
@@ -82,11 +87,22 @@ public enum NFTablesNames {
     /// postrouting finds a connection DNATed back to its own source.
     public static let hairpinEndpoints = "hairpin-endpoints"
 
-    /// The maps and sets every ruleset has (affinity sets are per endpoint).
+    /// `daddr . l4proto . dport : goto affinity-remember-T` for every frontend with ClientIP affinity.
+    public static let affinityFrontends = "affinity-frontends"
+    /// `l4proto . dport : goto nodeport-affinity-remember-T` for NodePorts with ClientIP affinity.
+    public static let nodePortAffinityFrontends = "nodeport-affinity-frontends"
+    /// `daddr . l4proto . dport . endpoint . port` of affinity frontends: a remembered endpoint not
+    /// in it is stale (removed since), and the client picks again.
+    public static let affinityEndpoints = "affinity-endpoints"
+    /// `l4proto . dport . endpoint . port` of affinity NodePorts.
+    public static let nodePortAffinityEndpoints = "nodeport-affinity-endpoints"
+
+    /// The maps and sets every ruleset has (the timed affinity maps exist per timeout in use).
     public static let sharedSets = [
         clusterIPs, serviceIPs, serviceNodePorts, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
         clusterFallbackIPs, clusterFallbackNodePorts, serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
-        noEndpointServices, noEndpointNodePorts, hairpinEndpoints,
+        noEndpointServices, noEndpointNodePorts, hairpinEndpoints, affinityFrontends, nodePortAffinityFrontends, affinityEndpoints,
+        nodePortAffinityEndpoints,
     ]
 
     /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
@@ -115,15 +131,9 @@ public enum NFTablesNames {
         return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
     }
 
-    // Chains of a ClientIP-affinity Service port (the only per-Service chains left).
-    /// Cluster-policy endpoint choice of a Service port.
-    public static func clusterPolicy(_ name: ServicePortName) -> String { "service-" + serviceBase(name) }
-    /// Local-policy endpoint choice (internal or external policy Local).
-    public static func localPolicy(_ name: ServicePortName) -> String { "local-" + serviceBase(name) }
-    /// External traffic (NodePort, ExternalIP, LB IP): masquerade and policy.
-    public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
-    /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
-    public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
+    // ClientIP affinity (`NFTablesAffinity.swift`).
+    /// `client . frontend : endpoint . port`, timed out after `seconds`: one map per timeout value.
+    public static func affinityMap(nodePort: Bool, seconds: Int) -> String { (nodePort ? "nodeport-affinity-" : "affinity-") + String(seconds) }
 }
 
 extension IPAddress.Family {

@@ -93,7 +93,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     /// Rules in all our chains.
     public var ruleCount: Int {
-        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.count + services.values.reduce(0) { $0 + $1.ruleCount }
+        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + $1.rules.count } + services.values.reduce(0) { $0 + $1.ruleCount }
     }
 
     /// Every chain name of ours in this ruleset.
@@ -108,6 +108,10 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public var setNames: Set<String> {
         var names = Set(sharedSets.map(\.name))
         for rules in services.values { for set in rules.sets { names.insert(set.name) } }
+        for map in affinityMaps { names.insert(map.name) }
         return names
     }
+
+    /// The timed ClientIP-affinity maps the picks in use read: never flushed by a sync.
+    public var affinityMaps: [NFTSet] { NFTablesRenderer.affinityMaps(picks.keys, in: table) }
 }

@@ -71,8 +71,9 @@ import Testing
         for command in commands { #expect(command.validationFailure == nil, "\(command)") }
         let ruleset = try #require(backend.appliedRuleset(.ipv4))
         #expect(ruleset.services[name] != nil && ruleset.services[other] != nil)
-        let comments = commands.compactMap { c -> String? in if case .addRule(let r) = c { return r.comment }; return nil }
-        #expect(comments.contains { $0.hasPrefix("pod traffic for ") })
+        // With affinity flat, the name is in no rule: it is the comment of the Service's map elements.
+        let comments = commands.flatMap { c -> [String] in if case .addElements(_, let e) = c { return e.compactMap(\.comment) }; return [] }
+        #expect(comments.contains(RuleComment.nftables(name.description)))
     }
 
     // MARK: iptables
