@@ -7,15 +7,7 @@ import Testing
 
 /// ClientIP affinity of the flat ruleset in a real kernel: no chain per Service or endpoint, the
 /// timed map holds what the packets chose, a full sync keeps it, and `nft` lists it.
-@Suite(.serialized, .enabled(if: Shell.canRunNamespaces, "needs root, ip netns and python3"))
-struct NFTablesAffinityKernelTests {
-    typealias W = ScenarioWorld
-
-    func backend(_ topology: Topology) throws -> NFTablesBackend {
-        try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
-                            networkNamespace: "/run/netns/\(topology.node)")
-    }
-
+extension NFTablesFlatKernelTests {
     func nft(_ topology: Topology, _ args: String...) throws -> String {
         try Shell.run(topology.nodeCommandPrefix + ["nft"] + args)
     }
@@ -59,23 +51,5 @@ struct NFTablesAffinityKernelTests {
         #expect(try nft(topology, "list", "ruleset").contains("chain affinity-pick-1-300"))
         let json = try nft(topology, "-j", "list", "ruleset")
         #expect((try? JSONSerialization.jsonObject(with: Data(json.utf8))) != nil)
-    }
-
-    @Test func dualStackAffinityRulesAreTakenByTheKernel() throws {
-        let topology = try Topology(pods: 1)
-        defer { topology.teardown() }
-        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR, CIDR("fd00:180::/48")!]),
-                                          networkNamespace: "/run/netns/\(topology.node)")
-        let name = ServicePortName(service: NamespacedName(namespace: "scenario", name: "dual"), port: "http", protocol: .tcp)
-        let dual = ServicePort(name: name, clusterIPs: [IPAddress("172.30.0.20")!, IPAddress("fd00:30::20")!], port: 80,
-                               nodePort: 30081, sessionAffinity: .clientIP(timeoutSeconds: 30), externalTrafficPolicy: .local)
-        var snapshot = ProxySnapshot(node: W.node)
-        snapshot.servicePorts[name] = dual
-        snapshot.endpoints[name] = [Endpoint(address: IPAddress("10.180.1.2")!, port: 8080, isLocal: true, nodeName: W.node.name),
-                                    Endpoint(address: IPAddress("fd00:180::2")!, port: 8080, isLocal: true, nodeName: W.node.name)]
-        _ = try backend.sync(snapshot, changes: nil)
-        let ip6 = try nft(topology, "list", "table", "ip6", NFTablesNames.tableName)
-        #expect(ip6.contains("chain affinity-pick-1-30") && ip6.contains("chain nodeport-affinity-pick-local-1-30"))
-        #expect(ip6.contains("map nodeport-affinity-30"))
     }
 }

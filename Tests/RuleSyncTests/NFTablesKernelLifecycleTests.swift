@@ -137,6 +137,7 @@ struct NFTablesKernelLifecycleTests {
         #expect(ip6.contains(": fd00:180::2 . 8080"))
         #expect(ip6.contains("fd00:30::21 . tcp . 80"))
         #expect(ip6.contains("ip6 daddr . meta l4proto . th dport vmap @service-ips"))
+        #expect(ip6.contains("chain affinity-pick-1-30 {") && ip6.contains("chain affinity-remember-30 {") && ip6.contains("map nodeport-affinity-30 {"))
         let ip4 = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
         #expect(ip4.contains(": 10.180.1.2 . 8080") && !ip4.contains("fd00"))
         try backend.cleanup()
