@@ -105,32 +105,6 @@ public enum NFTablesNames {
         nodePortAffinityEndpoints,
     ]
 
-    /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
-    /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
-    static let baseLengthMax = 240
-
-    /// kube-proxy's `hashAndTruncate`: 8 characters of base32(SHA-256(name)), a dash, the name,
-    /// cut to `baseLengthMax` bytes with "..." (the hash keeps cut names unique). The cut falls
-    /// between characters: a name from a file manifest may be anything, not only ASCII.
-    static func hashAndTruncate(_ name: String) -> String {
-        let hash = String(Base32.encode(SHA256.digest(Array(name.utf8))).prefix(8))
-        let text = hash + "-" + name
-        if text.utf8.count > baseLengthMax { return text.prefix(utf8Bytes: baseLengthMax - 3) + "..." }
-        return text
-    }
-
-    /// `HASH-namespace/name/protocol/portname`, e.g. `ULMVA6XW-ns1/svc1/tcp/p80`.
-    public static func serviceBase(_ name: ServicePortName) -> String {
-        hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)")
-    }
-
-    /// `HASH-namespace/name/protocol/portname__address/port` (`:` of IPv6 written as `.`, which
-    /// nft names allow).
-    public static func endpointBase(_ name: ServicePortName, _ endpoint: Endpoint) -> String {
-        let address = endpoint.address.description.replacingColons
-        return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
-    }
-
     // ClientIP affinity (`NFTablesAffinity.swift`).
     /// `client . frontend : endpoint . port`, timed out after `seconds`: one map per timeout value.
     public static func affinityMap(nodePort: Bool, seconds: Int) -> String { (nodePort ? "nodeport-affinity-" : "affinity-") + String(seconds) }
@@ -139,8 +113,4 @@ public enum NFTablesNames {
 extension IPAddress.Family {
     /// The nftables family of our table for this address family.
     public var nftFamily: NFTFamily { self == .ipv4 ? .ip : .ip6 }
-}
-
-private extension String {
-    var replacingColons: String { String(map { $0 == ":" ? "." : $0 }) }
 }

@@ -14,12 +14,13 @@ public struct NFTablesChainRules: Sendable, Hashable {
     public var name: String { chain.name }
 }
 
-/// What one Service port contributes to a table: its own chains and affinity sets, and its
+/// What one Service port contributes to a table: chains and sets of its own (none in this layout), and its
 /// elements in the shared maps. The unit an incremental sync rewrites.
 public struct NFTablesServiceRules: Sendable, Hashable {
-    /// `service-`, `local-` and `external-` chains: only a Service port with ClientIP affinity has any.
+    /// Chains of its own: none since ClientIP affinity is flat too (`NFTablesAffinity.swift`); the
+    /// transactions still handle them, as they did for its chains before.
     public var chains: [NFTablesChainRules] = []
-    /// `affinity-` sets, one per reachable endpoint, with ClientIP affinity.
+    /// Sets of its own: none (affinity maps are one per timeout, `NFTablesRuleset.affinityMaps`).
     public var sets: [NFTSet] = []
     /// The shared endpoint-choice chains its frontends go to.
     public var picks: [NFTablesPick] = []

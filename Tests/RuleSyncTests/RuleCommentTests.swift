@@ -27,19 +27,6 @@ import Testing
         }
     }
 
-    @Test func hashAndTruncateCutsBetweenCharacters() {
-        // Before: `String(text.utf8.prefix(237))!` trapped when the cut split a character.
-        for pad in 0..<4 {
-            let name = String(repeating: "x", count: pad) + String(repeating: "ü", count: 200)
-            let base = NFTablesNames.hashAndTruncate(name)
-            #expect(base.utf8.count <= NFTablesNames.baseLengthMax)
-            #expect(base.hasSuffix("..."))
-        }
-        let emoji = NFTablesNames.hashAndTruncate(String(repeating: "👩🏽‍💻", count: 40))
-        #expect(emoji.utf8.count <= NFTablesNames.baseLengthMax)
-        #expect(NFTablesNames.hashAndTruncate("ns/a/tcp/p") == NFTablesNames.hashAndTruncate("ns/a/tcp/p"))
-    }
-
     // MARK: nftables
 
     @Test func nftablesCommentsFitAndStayInert() {
