@@ -34,8 +34,9 @@ public enum NFTExpression: Sendable, Hashable {
     case counter
     /// `reject type T code C`.
     case reject(type: UInt32, code: UInt8)
-    /// `dynset add|update reg_key K set NAME [timeout]`.
-    case dynset(DynsetOp, set: String, key: NFTRegister, timeout: Duration?)
+    /// `dynset add|update|delete reg_key K set NAME [sreg_data D] [timeout]`; a map needs `data`,
+    /// the register its value is taken from (the kernel wants it even to delete).
+    case dynset(DynsetOp, set: String, key: NFTRegister, data: NFTRegister?, timeout: Duration?)
     /// `fib FLAGS RESULT => reg`.
     case fib(flags: UInt32, result: UInt32, into: NFTRegister)
     /// `limit rate R/UNIT burst B type packets [inverted]`.
@@ -50,9 +51,21 @@ public enum NFTExpression: Sendable, Hashable {
         case mark = 3, iifname = 6, oifname = 7, nfproto = 15, l4proto = 16
     }
 
-    /// `NFT_CT_*`.
+    /// `NFT_CT_*`. The `original…` keys read the connection's original direction (`ct original
+    /// proto-dst`, `ct original ip daddr`): where a DNATed packet was first sent; the `reply…` keys
+    /// the reply direction's source (`ct reply ip saddr`, `ct reply proto-src`): where it was DNATed to.
     public enum CTKey: UInt32, Sendable, Hashable {
         case state = 0, status = 2
+        case replyProtoSrc = 11, originalProtoDst = 12, replySrcIP = 19, originalDstIP = 20, replySrcIP6 = 21, originalDstIP6 = 22
+
+        /// `NFTA_CT_DIRECTION` for the keys that need one (0: original, 1: reply).
+        var direction: UInt8? {
+            switch self {
+            case .state, .status: nil
+            case .originalProtoDst, .originalDstIP, .originalDstIP6: 0
+            case .replyProtoSrc, .replySrcIP, .replySrcIP6: 1
+            }
+        }
     }
 
     /// `NFT_CMP_*`.
@@ -72,7 +85,7 @@ public enum NFTExpression: Sendable, Hashable {
 
     /// `NFT_DYNSET_OP_*`.
     public enum DynsetOp: UInt32, Sendable, Hashable {
-        case add = 0, update = 1
+        case add = 0, update = 1, delete = 2
     }
 
     /// The libnftnl name of the expression (`nftnl_expr_alloc`).

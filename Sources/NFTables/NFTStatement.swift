@@ -210,7 +210,7 @@ public struct NFTStatement: Sendable, Hashable, CustomStringConvertible {
     /// affinity: `.dynset(.update, set: "affinity-x", key: [.ipSaddr], timeout: .seconds(10800))`).
     public static func dynset(_ op: NFTExpression.DynsetOp, set: String, key fields: [NFTField], timeout: Duration? = nil) -> NFTStatement {
         let timeoutText = timeout.map { " timeout \($0.milliseconds / 1000)s" } ?? ""
-        return NFTStatement(NFTField.loadConcatenation(fields) + [.dynset(op, set: set, key: .r1, timeout: timeout)],
+        return NFTStatement(NFTField.loadConcatenation(fields) + [.dynset(op, set: set, key: .r1, data: nil, timeout: timeout)],
                             description: "\(op.name) @\(set) { \(fields.nftText)\(timeoutText) }")
     }
 
@@ -248,7 +248,13 @@ extension NFTExpression.NATType {
 }
 
 extension NFTExpression.DynsetOp {
-    var name: String { self == .add ? "add" : "update" }
+    var name: String {
+        switch self {
+        case .add: "add"
+        case .update: "update"
+        case .delete: "delete"
+        }
+    }
 }
 
 extension NFTCTState {

@@ -28,6 +28,7 @@ extension NetlinkBatchEncoder {
         case .ct(let key, let register):
             u32(NFTNL_EXPR_CT_KEY, key.rawValue)
             u32(NFTNL_EXPR_CT_DREG, register.rawValue)
+            if let direction = key.direction { nftnl_expr_set_u8(e, UInt16(NFTNL_EXPR_CT_DIR), direction) }
         case .cmp(let op, let register, let value):
             u32(NFTNL_EXPR_CMP_SREG, register.rawValue)
             u32(NFTNL_EXPR_CMP_OP, op.rawValue)
@@ -77,8 +78,9 @@ extension NetlinkBatchEncoder {
         case .reject(let type, let code):
             u32(NFTNL_EXPR_REJECT_TYPE, type)
             nftnl_expr_set_u8(e, UInt16(NFTNL_EXPR_REJECT_CODE), code)
-        case .dynset(let op, let set, let key, let timeout):
+        case .dynset(let op, let set, let key, let data, let timeout):
             u32(NFTNL_EXPR_DYNSET_SREG_KEY, key.rawValue)
+            if let data { u32(NFTNL_EXPR_DYNSET_SREG_DATA, data.rawValue) }
             u32(NFTNL_EXPR_DYNSET_OP, op.rawValue)
             str(NFTNL_EXPR_DYNSET_SET_NAME, set)
             if let timeout { u64(NFTNL_EXPR_DYNSET_TIMEOUT, timeout.milliseconds) }

@@ -33,9 +33,14 @@ public enum NFTablesNames {
         return !chains.isDisjoint(with: earlierLayoutBaseChains) || !sets.contains(firewallAllow)
     }
 
+    /// Just after DNAT (`dstnat + 1`): new connections of affinity frontends fill the affinity maps.
+    public static let affinityPrerouting = "affinity-prerouting"
+    public static let affinityOutput = "affinity-output"
+
     /// The base chains of this layout.
     public static let baseChains: Set<String> = [
         filterPreroutingPreDNAT, filterOutputPreDNAT, filterInput, filterForward, filterOutput, natPrerouting, natOutput, natPostrouting,
+        affinityPrerouting, affinityOutput,
     ]
 
     // Regular chains shared by every Service.
@@ -82,55 +87,30 @@ public enum NFTablesNames {
     /// postrouting finds a connection DNATed back to its own source.
     public static let hairpinEndpoints = "hairpin-endpoints"
 
-    /// The maps and sets every ruleset has (affinity sets are per endpoint).
+    /// `daddr . l4proto . dport : goto affinity-remember-T` for every frontend with ClientIP affinity.
+    public static let affinityFrontends = "affinity-frontends"
+    /// `l4proto . dport : goto nodeport-affinity-remember-T` for NodePorts with ClientIP affinity.
+    public static let nodePortAffinityFrontends = "nodeport-affinity-frontends"
+    /// `daddr . l4proto . dport . endpoint . port` of affinity frontends: a remembered endpoint not
+    /// in it is stale (removed since), and the client picks again.
+    public static let affinityEndpoints = "affinity-endpoints"
+    /// `l4proto . dport . endpoint . port` of affinity NodePorts.
+    public static let nodePortAffinityEndpoints = "nodeport-affinity-endpoints"
+
+    /// The maps and sets every ruleset has (the timed affinity maps exist per timeout in use).
     public static let sharedSets = [
         clusterIPs, serviceIPs, serviceNodePorts, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
         clusterFallbackIPs, clusterFallbackNodePorts, serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
-        noEndpointServices, noEndpointNodePorts, hairpinEndpoints,
+        noEndpointServices, noEndpointNodePorts, hairpinEndpoints, affinityFrontends, nodePortAffinityFrontends, affinityEndpoints,
+        nodePortAffinityEndpoints,
     ]
 
-    /// Longest base name before the prefix: nft allows 256 bytes; leave room for `endpoint-`,
-    /// `affinity-` and `firewall-` (kube-proxy's `chainNameBaseLengthMax`).
-    static let baseLengthMax = 240
-
-    /// kube-proxy's `hashAndTruncate`: 8 characters of base32(SHA-256(name)), a dash, the name,
-    /// cut to `baseLengthMax` bytes with "..." (the hash keeps cut names unique). The cut falls
-    /// between characters: a name from a file manifest may be anything, not only ASCII.
-    static func hashAndTruncate(_ name: String) -> String {
-        let hash = String(Base32.encode(SHA256.digest(Array(name.utf8))).prefix(8))
-        let text = hash + "-" + name
-        if text.utf8.count > baseLengthMax { return text.prefix(utf8Bytes: baseLengthMax - 3) + "..." }
-        return text
-    }
-
-    /// `HASH-namespace/name/protocol/portname`, e.g. `ULMVA6XW-ns1/svc1/tcp/p80`.
-    public static func serviceBase(_ name: ServicePortName) -> String {
-        hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)")
-    }
-
-    /// `HASH-namespace/name/protocol/portname__address/port` (`:` of IPv6 written as `.`, which
-    /// nft names allow).
-    public static func endpointBase(_ name: ServicePortName, _ endpoint: Endpoint) -> String {
-        let address = endpoint.address.description.replacingColons
-        return hashAndTruncate("\(name.service.namespace)/\(name.service.name)/\(name.protocol.rawValue.lowercased())/\(name.port)__\(address)/\(endpoint.port)")
-    }
-
-    // Chains of a ClientIP-affinity Service port (the only per-Service chains left).
-    /// Cluster-policy endpoint choice of a Service port.
-    public static func clusterPolicy(_ name: ServicePortName) -> String { "service-" + serviceBase(name) }
-    /// Local-policy endpoint choice (internal or external policy Local).
-    public static func localPolicy(_ name: ServicePortName) -> String { "local-" + serviceBase(name) }
-    /// External traffic (NodePort, ExternalIP, LB IP): masquerade and policy.
-    public static func external(_ name: ServicePortName) -> String { "external-" + serviceBase(name) }
-    /// ClientIP affinity of one endpoint: client addresses, timed out after the Service's timeout.
-    public static func affinity(_ name: ServicePortName, _ endpoint: Endpoint) -> String { "affinity-" + endpointBase(name, endpoint) }
+    // ClientIP affinity (`NFTablesAffinity.swift`).
+    /// `client . frontend : endpoint . port`, timed out after `seconds`: one map per timeout value.
+    public static func affinityMap(nodePort: Bool, seconds: Int) -> String { (nodePort ? "nodeport-affinity-" : "affinity-") + String(seconds) }
 }
 
 extension IPAddress.Family {
     /// The nftables family of our table for this address family.
     public var nftFamily: NFTFamily { self == .ipv4 ? .ip : .ip6 }
-}
-
-private extension String {
-    var replacingColons: String { String(map { $0 == ":" ? "." : $0 }) }
 }

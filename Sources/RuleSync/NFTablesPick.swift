@@ -3,6 +3,10 @@
 /// endpoints map. Every Service port with N endpoints goes there, so the number of chains
 /// depends on the endpoint counts in use, never on the number of Services; a Service or endpoint
 /// change adds or deletes map elements only, unless it is the first with a new N.
+///
+/// With ClientIP affinity the chain is `affinity-pick-N-T` (T the timeout in seconds): the same
+/// choice behind a lookup in the timed map `affinity-T`; and every affinity frontend also needs the
+/// shared `affinity-remember-T` that fills the map (`affinityRemember`, N = 0; `NFTablesAffinity.swift`).
 public struct NFTablesPick: Sendable, Hashable, Comparable {
     /// Keyed by `l4proto . dport` in `nodeport-endpoints` rather than `daddr . l4proto . dport`.
     public var nodePort: Bool
@@ -10,19 +14,33 @@ public struct NFTablesPick: Sendable, Hashable, Comparable {
     /// ones at `0 ..< N` (policy Local for external traffic and the short-circuits for the rest).
     public var local: Bool
     public var endpoints: Int
+    /// ClientIP affinity's `timeoutSeconds`; nil without affinity.
+    public var affinitySeconds: Int?
 
-    public init(nodePort: Bool, local: Bool, endpoints: Int) {
+    public init(nodePort: Bool, local: Bool, endpoints: Int, affinitySeconds: Int? = nil) {
         self.nodePort = nodePort
         self.local = local
         self.endpoints = endpoints
+        self.affinitySeconds = affinitySeconds
     }
+
+    /// The chain that fills the affinity map of `seconds` (no endpoint choice, hence no count).
+    public static func affinityRemember(nodePort: Bool, seconds: Int) -> NFTablesPick {
+        NFTablesPick(nodePort: nodePort, local: false, endpoints: 0, affinitySeconds: seconds)
+    }
+
+    public var isAffinityRemember: Bool { affinitySeconds != nil && endpoints == 0 }
 
     /// Where local slots start: above any endpoint count a Service may have.
     public static let localBase: UInt32 = 1 << 20
 
-    public var chainName: String { (nodePort ? "nodeport-" : "") + (local ? "pick-local-" : "pick-") + String(endpoints) }
+    public var chainName: String {
+        if isAffinityRemember { return (nodePort ? "nodeport-" : "") + "affinity-remember-" + String(affinitySeconds!) }
+        return (nodePort ? "nodeport-" : "") + (affinitySeconds == nil ? "" : "affinity-") + (local ? "pick-local-" : "pick-") + String(endpoints)
+            + (affinitySeconds.map { "-" + String($0) } ?? "")
+    }
 
     public static func < (a: Self, b: Self) -> Bool {
-        (a.nodePort ? 1 : 0, a.local ? 1 : 0, a.endpoints) < (b.nodePort ? 1 : 0, b.local ? 1 : 0, b.endpoints)
+        (a.nodePort ? 1 : 0, a.affinitySeconds ?? -1, a.local ? 1 : 0, a.endpoints) < (b.nodePort ? 1 : 0, b.affinitySeconds ?? -1, b.local ? 1 : 0, b.endpoints)
     }
 }

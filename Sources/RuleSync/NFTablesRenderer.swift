@@ -6,7 +6,7 @@ import ProxyModel
 ///
 /// New connections are dispatched by verdict maps keyed by `daddr . l4proto . dport` (and
 /// `l4proto . dport` for NodePorts), so the cost of the first packet does not grow with the number
-/// of Services; each Service port then has a few small chains of its own.
+/// of Services; the endpoint choice is a chain shared by every Service with the same endpoint count.
 public struct NFTablesRenderer: Sendable {
     public let config: RuleSyncConfig
     public let family: IPAddress.Family
@@ -129,12 +129,15 @@ public struct NFTablesRenderer: Sendable {
             .map(N.noEndpointServices, in: table, key: serviceKey, to: .verdict, comment: "vmap to drop or reject packets to services with no endpoints"),
             .map(N.noEndpointNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
             .set(N.hairpinEndpoints, in: table, key: .concat(addressType, addressType), comment: "endpoint . endpoint: a connection DNATed back to its source"),
-        ]
+        ] + affinitySets
     }
 
     /// The shared endpoint-choice chain `pick`: one rule, the frontend and a counter (or random
     /// number) as the key of an endpoints map. Every Service port with the same endpoint count shares it.
     public func pickChain(_ pick: NFTablesPick) -> NFTablesChainRules {
+        if let seconds = pick.affinitySeconds {
+            return pick.isAffinityRemember ? affinityRememberChain(pick, seconds: seconds) : affinityPickChain(pick, seconds: seconds)
+        }
         let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
         let name = pick.chainName
         let fields: [NFTField] = pick.nodePort ? [.l4proto, .thDport] : [daddr, .l4proto, .thDport]
@@ -191,13 +194,18 @@ public struct NFTablesRenderer: Sendable {
             rule(N.masquerading, [.masquerade(fullyRandom: true)]),
         ]))
         chains.append(NFTablesChainRules(chain(N.services), servicesRules(nodePorts: nodePorts)))
+        // ClientIP affinity: remember where new connections were DNATed (`NFTablesAffinity.swift`).
+        for (name, hook) in [(N.affinityPrerouting, NFTChain.HookPoint.prerouting), (N.affinityOutput, .output)] {
+            chains.append(NFTablesChainRules(.base(name, in: table, type: .filter, hook: hook, priority: NFTPriority.dstnat + 1),
+                                             affinityBaseRules(name)))
+        }
         return chains
     }
 
     // MARK: one Service port
 
     /// What one Service port adds: elements of the shared maps, and the shared pick chains it
-    /// needs. Only a ClientIP-affinity Service port still has chains of its own (`chainedDispatch`).
+    /// needs (`affinity-pick-…` with ClientIP affinity). No Service port has chains of its own.
     public func serviceRules(_ plan: ServiceForwardingPlan) -> NFTablesServiceRules {
         var out = NFTablesServiceRules()
         let name = plan.name
@@ -246,15 +254,13 @@ public struct NFTablesRenderer: Sendable {
             let a = Self.value(ep.address)
             out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
         }
-        if plan.affinityTimeoutSeconds != nil {
-            chainedDispatch(plan, into: &out)
-            return out
-        }
-
         /// `goto pick-…` for `endpoints`, whose slots of `frontend` it fills.
         func pick(_ endpoints: [Endpoint], local: Bool, nodePort: Bool, frontend: NFTValue) -> NFTVerdict {
-            let p = NFTablesPick(nodePort: nodePort, local: local, endpoints: endpoints.count)
+            let p = NFTablesPick(nodePort: nodePort, local: local, endpoints: endpoints.count, affinitySeconds: plan.affinityTimeoutSeconds)
             if !out.picks.contains(p) { out.picks.append(p) }
+            if let seconds = plan.affinityTimeoutSeconds {
+                affinityFrontend(endpoints, frontend: frontend, nodePort: nodePort, seconds: seconds, comment: comment, into: &out)
+            }
             let base = local ? NFTablesPick.localBase : 0
             let map = nodePort ? N.nodePortEndpoints : N.serviceEndpoints
             for (i, ep) in endpoints.enumerated() {
@@ -312,78 +318,5 @@ public struct NFTablesRenderer: Sendable {
                 j != i && o.prefixLength <= r.prefixLength && o.contains(r.address) && (o.prefixLength < r.prefixLength || j < i)
             }
         }.map(\.element)
-    }
-
-    /// A ClientIP-affinity Service port keeps kube-proxy's chains (`service-`, `local-`,
-    /// `external-`): its endpoint choice needs each endpoint's affinity set by name.
-    func chainedDispatch(_ plan: ServiceForwardingPlan, into out: inout NFTablesServiceRules) {
-        let name = plan.name
-        let proto = Self.proto(plan.protocol)
-        let base = N.serviceBase(name)
-        let svcChain = "service-" + base, localChain = "local-" + base, extChain = "external-" + base
-        var endpointBases: [String: String] = [:]
-        for ep in plan.reachableEndpoints { endpointBases[ep.description] = N.endpointBase(name, ep) }
-        let internalChain = plan.internalPolicyIsLocal ? localChain : svcChain
-        let comment = RuleComment.nftables(name.description)
-        func key(_ address: IPAddress, _ port: Int) -> NFTValue {
-            .concat(Self.value(address), .proto(proto), .port(UInt16(port)))
-        }
-        for frontend in plan.frontends {
-            switch frontend.kind {
-            case .clusterIP:
-                if case .forward = plan.internalVerdict {
-                    out.add(.verdict(key(plan.clusterIP, frontend.port), .goto(internalChain), comment: comment), to: N.serviceIPs)
-                }
-            case .externalIP, .loadBalancer:
-                if let address = frontend.address { out.add(.verdict(key(address, frontend.port), .goto(extChain), comment: comment), to: N.serviceIPs) }
-            case .nodePort:
-                out.add(.verdict(.concat(.proto(proto), .port(UInt16(frontend.port))), .goto(extChain), comment: comment), to: N.serviceNodePorts)
-            }
-        }
-        if plan.isExternallyAccessible {
-            var rules: [NFTRule] = []
-            if plan.masquerade.externalAlways {
-                rules.append(rule(extChain, [.jump(N.markForMasquerade)], comment: "masquerade traffic from outside the cluster"))
-            } else if plan.usesClusterEndpoints {
-                let pods = plan.masquerade.externalLocalPodSources
-                if !pods.isEmpty {
-                    rules.append(rule(extChain, [sourceMatch(pods, negated: false), .goto(svcChain)], comment: "pod traffic for \(name) external destinations"))
-                }
-                if plan.masquerade.externalLocalNodeSourcesToCluster {
-                    rules.append(rule(extChain, [Self.fibSaddrTypeLocal, .jump(N.markForMasquerade)], comment: "masquerade local traffic"))
-                    rules.append(rule(extChain, [Self.fibSaddrTypeLocal, .goto(svcChain)], comment: "route local traffic to the cluster endpoints"))
-                }
-            }
-            if !plan.externalVerdict.endpoints.isEmpty {
-                rules.append(rule(extChain, [.goto(plan.externalPolicyIsLocal ? localChain : svcChain)]))
-            }
-            out.chains.append(NFTablesChainRules(chain(extChain), rules))
-        }
-        for (used, chainName, endpoints) in [(plan.usesClusterEndpoints, svcChain, plan.clusterEndpoints),
-                                             (plan.usesLocalEndpoints, localChain, plan.localEndpoints)] where used {
-            out.chains.append(NFTablesChainRules(chain(chainName), affinityChoice(plan, endpoints, bases: endpointBases, in: chainName)))
-        }
-        for ep in plan.reachableEndpoints {
-            out.sets.append(.set("affinity-" + endpointBases[ep.description]!, in: table, key: addressType, flags: [.dynamic, .timeout],
-                                 timeout: .seconds(plan.affinityTimeoutSeconds!)))
-        }
-    }
-
-    /// The endpoint choice of a ClientIP-affinity chain: affinity lookups first, then the i-th of
-    /// n rules matches `numgen inc mod (n-i) 0` (every (n-i)-th packet reaching it), the last always.
-    func affinityChoice(_ plan: ServiceForwardingPlan, _ endpoints: [Endpoint], bases: [String: String], in chainName: String) -> [NFTRule] {
-        let proto = Self.proto(plan.protocol)
-        let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
-        let n = endpoints.count
-        func toEndpoint(_ ep: Endpoint) -> [NFTStatement] {
-            [.dynset(.update, set: "affinity-" + bases[ep.description]!, key: [saddr]), .match(.l4proto, .proto(proto)),
-             .dnat(to: Self.value(ep.address), port: UInt16(ep.port), family: table.family)]
-        }
-        var rules = endpoints.map { ep in rule(chainName, [.lookup([saddr], set: "affinity-" + bases[ep.description]!)] + toEndpoint(ep)) }
-        for (i, ep) in endpoints.enumerated() {
-            let pick: [NFTStatement] = i == n - 1 ? [] : [.numgen(mode, modulus: UInt32(n - i), equals: 0)]
-            rules.append(rule(chainName, pick + toEndpoint(ep), comment: "\(ep)"))
-        }
-        return rules
     }
 }

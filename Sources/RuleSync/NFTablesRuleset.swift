@@ -14,12 +14,13 @@ public struct NFTablesChainRules: Sendable, Hashable {
     public var name: String { chain.name }
 }
 
-/// What one Service port contributes to a table: its own chains and affinity sets, and its
+/// What one Service port contributes to a table: chains and sets of its own (none in this layout), and its
 /// elements in the shared maps. The unit an incremental sync rewrites.
 public struct NFTablesServiceRules: Sendable, Hashable {
-    /// `service-`, `local-` and `external-` chains: only a Service port with ClientIP affinity has any.
+    /// Chains of its own: none since ClientIP affinity is flat too (`NFTablesAffinity.swift`); the
+    /// transactions still handle them, as they did for its chains before.
     public var chains: [NFTablesChainRules] = []
-    /// `affinity-` sets, one per reachable endpoint, with ClientIP affinity.
+    /// Sets of its own: none (affinity maps are one per timeout, `NFTablesRuleset.affinityMaps`).
     public var sets: [NFTSet] = []
     /// The shared endpoint-choice chains its frontends go to.
     public var picks: [NFTablesPick] = []
@@ -93,7 +94,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     /// Rules in all our chains.
     public var ruleCount: Int {
-        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.count + services.values.reduce(0) { $0 + $1.ruleCount }
+        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + $1.rules.count } + services.values.reduce(0) { $0 + $1.ruleCount }
     }
 
     /// Every chain name of ours in this ruleset.
@@ -108,6 +109,10 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public var setNames: Set<String> {
         var names = Set(sharedSets.map(\.name))
         for rules in services.values { for set in rules.sets { names.insert(set.name) } }
+        for map in affinityMaps { names.insert(map.name) }
         return names
     }
+
+    /// The timed ClientIP-affinity maps the picks in use read: never flushed by a sync.
+    public var affinityMaps: [NFTSet] { NFTablesRenderer.affinityMaps(picks.keys, in: table) }
 }

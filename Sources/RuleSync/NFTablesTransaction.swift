@@ -41,7 +41,8 @@ public struct NFTablesTransaction: Sendable {
         let allChains = ruleset.sharedChains + ruleset.picks.keys.sorted().map { ruleset.picks[$0]! } + serviceChains
         for chain in allChains { t.batch.add(chain.chain) }
         t.chainsWritten = allChains.count
-        let affinitySets = ruleset.services.values.flatMap(\.sets)
+        // Kept with their elements (clients stay with their endpoints); never flushed.
+        let affinitySets = ruleset.affinityMaps
         if recreateAffinitySets {
             for set in affinitySets where existingSets.contains(set.name) { t.batch.delete(set) }
         }
@@ -79,6 +80,10 @@ public struct NFTablesTransaction: Sendable {
         var newPicks: Set<NFTablesPick> = []
         for rules in changes.values { for pick in rules?.picks ?? [] where applied.picks[pick] == nil { newPicks.insert(pick) } }
         for pick in newPicks.sorted() {
+            // A new affinity timeout: its map, before the chains that use it (sorted first).
+            if pick.isAffinityRemember, let seconds = pick.affinitySeconds {
+                t.batch.add(NFTablesRenderer.affinityMap(nodePort: pick.nodePort, seconds: seconds, in: renderer.table))
+            }
             let chain = renderer.pickChain(pick)
             t.addedPicks[pick] = chain
             t.batch.add(chain.chain)

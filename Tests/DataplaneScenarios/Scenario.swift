@@ -1,3 +1,4 @@
+import Foundation
 import ProxyModel
 
 /// What a dataplane must offer the scenarios: apply snapshots to the node namespace it was made
@@ -165,6 +166,9 @@ public struct Expectation: Sendable, Hashable {
 public enum Step: Sendable {
     case apply(ProxySnapshot)
     case probe(ProbeSource, Probe, Expectation)
+    /// The probe, again after `pauseSeconds` with no traffic while the expectation does not hold, at
+    /// most `attempts` times: for what only idle time brings (an affinity timeout running out).
+    case probeUntil(ProbeSource, Probe, Expectation, pauseSeconds: Double, attempts: Int)
     case installForeignRules
     case expectForeignRulesIntact
     case cleanup
@@ -259,6 +263,14 @@ public enum ScenarioRunner {
                 if let why = expectation.check(results, from: source, probe: probe) {
                     failures.append("\(at): \(probe.proto) \(source) -> \(probe.address):\(probe.port): \(why)")
                 }
+            case .probeUntil(let source, let probe, let expectation, let pause, let attempts):
+                var why: String?
+                for attempt in 1...attempts {
+                    if attempt > 1 { Thread.sleep(forTimeInterval: pause) }  // idle time is the stimulus here
+                    why = expectation.check(try topology.probe(from: source, probe), from: source, probe: probe)
+                    if why == nil { break }
+                }
+                if let why { failures.append("\(at): \(probe.proto) \(source) -> \(probe.address):\(probe.port), \(attempts) attempts: \(why)") }
             case .installForeignRules:
                 try dataplane.installForeignRules()
             case .expectForeignRulesIntact:

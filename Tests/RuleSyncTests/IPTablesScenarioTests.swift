@@ -103,4 +103,10 @@ struct IPTablesScenarioTests {
         let failures = try ScenarioRunner.run(scenario) { try IPTablesScenarioDataplane(topology: $0, variant: variant) }
         #expect(failures.isEmpty, "\(variant): \(failures.joined(separator: "\n"))")
     }
+
+    @Test(arguments: Scenario.affinity, IPTablesVariant.allCases)
+    func affinity(_ scenario: Scenario, variant: IPTablesVariant) throws {
+        let failures = try ScenarioRunner.run(scenario) { try IPTablesScenarioDataplane(topology: $0, variant: variant) }
+        #expect(failures.isEmpty, "\(variant): \(failures.joined(separator: "\n"))")
+    }
 }

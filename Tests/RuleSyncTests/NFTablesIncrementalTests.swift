@@ -222,18 +222,21 @@ final class RecordingTransport: NFTablesTransport {
         #expect(!transport.lastBatch.contains("delete chain ip swift-kube-proxy pick-1"))
     }
 
-    @Test func changingTheAffinityTimeoutRecreatesTheSets() throws {
+    @Test func changingTheAffinityTimeoutMovesTheServiceToAnotherMapAndKeepsTheOld() throws {
         let (backend, transport) = backend()
         let before = F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 100)), eps)])
         _ = try backend.sync(before, changes: nil)
+        #expect(transport.lastBatch.contains { $0.hasPrefix("add map ip swift-kube-proxy affinity-100 ") })
+        #expect(!transport.lastBatch.contains { $0.hasPrefix("flush") && $0.contains("affinity-100") })
         let after = F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 200)), eps)])
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
-        let set = N.affinity(web, eps[0])
-        let flush = commands.firstIndex(of: "flush chain ip swift-kube-proxy \(N.clusterPolicy(web))")!
-        let delete = commands.firstIndex(of: "delete set ip swift-kube-proxy \(set)")!
-        let add = commands.firstIndex(of: "add set ip swift-kube-proxy \(set) { type ipv4_addr; }")!
-        #expect(flush < delete && delete < add)
+        let map = try #require(commands.firstIndex { $0.hasPrefix("add map ip swift-kube-proxy affinity-200 ") })
+        let chain = try #require(commands.firstIndex(of: "add chain ip swift-kube-proxy affinity-pick-2-200"))
+        #expect(map < chain)
+        // The old map stays (a full sync deletes it once no Service uses it); nothing is flushed.
+        #expect(!commands.contains { $0.contains("affinity-100") })
+        #expect(!commands.contains { $0.hasPrefix("flush") })
     }
 
     @Test func noLocalEndpointsAreCountedAndFollowIncrementalSyncs() throws {

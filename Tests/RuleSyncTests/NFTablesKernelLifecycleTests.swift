@@ -44,19 +44,19 @@ struct NFTablesKernelLifecycleTests {
         let before = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1, 2])), (dbService, W.endpoints([2]))])
         _ = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: path).sync(before, changes: nil)
         let first = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
-        #expect(first.contains(NFTablesNames.clusterPolicy(db)))
-        #expect(first.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
+        #expect(first.contains("chain affinity-pick-1-60 {"))
+        #expect(first.contains("map affinity-60 {"))
 
         // A new process: same table, fewer Services and endpoints.
         let restarted = try NFTablesBackend(config: config, families: [.ipv4], networkNamespace: path)
         let after = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1]))])
         let report = try restarted.sync(after, changes: nil)
-        #expect(report.full && report.chainsDeleted == 3)  // service-…/db/… (affinity), pick-2, nodeport-pick-2
+        #expect(report.full && report.chainsDeleted == 4)  // affinity-pick-1-60, affinity-remember-60, pick-2, nodeport-pick-2
         let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
         #expect(!listing.contains("/db/"))
         #expect(!listing.contains("dnat to 10.180.2.2:8080"))
         #expect(listing.contains(". 0 : 10.180.1.2 . 8080"))  // the endpoint map's slot 0 of the remaining Service
-        #expect(!listing.contains(NFTablesNames.affinity(db, W.endpoints([2])[0])))
+        #expect(!listing.contains("affinity-60"))
         #expect(listing.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
     }
@@ -133,11 +133,13 @@ struct NFTablesKernelLifecycleTests {
         let report = try backend.sync(snapshot, changes: nil)
         #expect(report.totalRules.keys.sorted() == ["ip swift-kube-proxy", "ip6 swift-kube-proxy"])
         let ip6 = try nft(topology, "list", "table", "ip6", "swift-kube-proxy")
-        #expect(ip6.contains("dnat to [fd00:180::2]:8080"))
+        // The affinity Service's endpoint is an element of the endpoint map (no chain of its own).
+        #expect(ip6.contains(": fd00:180::2 . 8080"))
         #expect(ip6.contains("fd00:30::21 . tcp . 80"))
         #expect(ip6.contains("ip6 daddr . meta l4proto . th dport vmap @service-ips"))
+        #expect(ip6.contains("chain affinity-pick-1-30 {") && ip6.contains("chain affinity-remember-30 {") && ip6.contains("map nodeport-affinity-30 {"))
         let ip4 = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
-        #expect(ip4.contains("dnat to 10.180.1.2:8080") && !ip4.contains("fd00"))
+        #expect(ip4.contains(": 10.180.1.2 . 8080") && !ip4.contains("fd00"))
         try backend.cleanup()
         #expect(!(try nft(topology, "list", "tables")).contains("swift-kube-proxy"))
     }

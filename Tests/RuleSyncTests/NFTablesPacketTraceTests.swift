@@ -146,19 +146,17 @@ extension Fixture {
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .verdict(.drop))
     }
 
-    @Test func affinityUpdatesTheEndpointsSetAndSendsAReturningClientBack() {
+    @Test func affinityRemembersThePickAndSendsAReturningClientBack() {
         let svc = F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 600))
         let snapshot = F.snapshot([(svc, twoEndpoints)])
-        let first = NFTablesNames.affinity(web, twoEndpoints[0]), second = NFTablesNames.affinity(web, twoEndpoints[1])
         var t = F.nftTracer(snapshot)
-        #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == [
-            NFTablesTracer.Outcome(verdict: .accept, dnat: "10.180.0.1:8080", masqueraded: false, affinityUpdates: [first]),
-            NFTablesTracer.Outcome(verdict: .accept, dnat: "10.180.0.2:8080", masqueraded: false, affinityUpdates: [second]),
-        ])
-        t.affinity[second] = [IPAddress("10.0.1.5")!]
-        #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.2:8080", updates: [second]))
-        let set = F.nftRuleset(snapshot).services[web]!.sets.first { $0.name == first }!
-        #expect(set.timeout == .seconds(600) && set.flags.contains(.timeout) && set.flags.contains(.dynamic))
+        #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.1:8080", "10.180.0.2:8080", updates: ["affinity-600"]))
+        t.remember("10.0.1.5", to: "172.30.0.41", port: 80, endpoint: "10.180.0.2", endpointPort: 8080, seconds: 600)
+        #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.2:8080", updates: ["affinity-600"]))
+        // Another client, or the same client to another frontend, picks anew.
+        #expect(t.trace(from: "10.0.1.6", to: "172.30.0.41", port: 80).count == 2)
+        let map = F.nftRuleset(snapshot).affinityMaps.first { $0.name == "affinity-600" }!
+        #expect(map.timeout == .seconds(600) && map.flags.contains(.timeout) && map.flags.contains(.dynamic))
     }
 
     @Test func terminatingEndpointsServeOnlyWhenNoneIsReady() {
@@ -195,14 +193,11 @@ extension Fixture {
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }
 
-    @Test func chainNamesAreKubeProxysReadableHashedNames() {
-        let name = NFTablesNames.clusterPolicy(web)
-        #expect(name.hasPrefix("service-") && name.hasSuffix("-ns1/svc1/tcp/p80"))
-        #expect(name.count == "service-".count + 8 + "-ns1/svc1/tcp/p80".count)
-        let affinity = NFTablesNames.affinity(web, twoEndpoints[0])
-        #expect(affinity.hasPrefix("affinity-") && affinity.hasSuffix("-ns1/svc1/tcp/p80__10.180.0.1/8080"))
-        let long = F.name("ns1", String(repeating: "x", count: 300))
-        #expect(NFTablesNames.clusterPolicy(long).utf8.count <= 256)
-        #expect(NFTablesNames.affinity(long, twoEndpoints[0]).utf8.count <= 256)
+    @Test func affinityChainsAndMapsAreNamedByKindCountAndTimeout() {
+        #expect(NFTablesPick(nodePort: false, local: false, endpoints: 2, affinitySeconds: 600).chainName == "affinity-pick-2-600")
+        #expect(NFTablesPick(nodePort: true, local: true, endpoints: 3, affinitySeconds: 5).chainName == "nodeport-affinity-pick-local-3-5")
+        #expect(NFTablesPick(nodePort: false, local: false, endpoints: 2).chainName == "pick-2")
+        #expect(NFTablesNames.affinityMap(nodePort: false, seconds: 600) == "affinity-600")
+        #expect(NFTablesNames.affinityMap(nodePort: true, seconds: 600) == "nodeport-affinity-600")
     }
 }

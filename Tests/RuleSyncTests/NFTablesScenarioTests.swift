@@ -73,4 +73,10 @@ struct NFTablesScenarioTests {
         let failures = try ScenarioRunner.run(scenario) { try NFTablesScenarioDataplane(topology: $0) }
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
+
+    @Test(arguments: Scenario.affinity)
+    func affinity(_ scenario: Scenario) throws {
+        let failures = try ScenarioRunner.run(scenario) { try NFTablesScenarioDataplane(topology: $0) }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
 }

@@ -14,7 +14,7 @@ struct NFTablesTracer {
         var verdict: Verdict
         var dnat: String?
         var masqueraded: Bool
-        /// Affinity sets the packet's source was added to or refreshed in.
+        /// Affinity maps the packet's client was added to or refreshed in.
         var affinityUpdates: [String] = []
 
         var description: String {
@@ -25,8 +25,18 @@ struct NFTablesTracer {
     let ruleset: NFTablesRuleset
     let localAddresses: Set<IPAddress>
     let chains: [String: NFTablesChainRules]
-    /// Client addresses already in an affinity set (to trace a returning client).
-    var affinity: [String: Set<IPAddress>] = [:]
+    /// Entries already in the timed affinity maps, key bytes to value bytes (a returning client).
+    var affinity: [String: [[UInt8]: [UInt8]]] = [:]
+
+    /// Remembers that `client` was sent to `endpoint` for `destination:port` (`nodePort`: a NodePort
+    /// entry, keyed without the destination), in the map of `seconds`.
+    mutating func remember(_ client: String, to destination: String, port: Int, proto: NFTProtocol = .tcp, nodePort: Bool = false,
+                           endpoint: String, endpointPort: Int, seconds: Int) {
+        let c = NFTValue(bytes: IPAddress(client)!.bytes), d = NFTValue(bytes: IPAddress(destination)!.bytes)
+        let key: NFTValue = nodePort ? .concat(c, .proto(proto), .port(UInt16(port))) : .concat(c, d, .proto(proto), .port(UInt16(port)))
+        let value = NFTValue.concat(NFTValue(bytes: IPAddress(endpoint)!.bytes), .port(UInt16(endpointPort)))
+        affinity[NFTablesNames.affinityMap(nodePort: nodePort, seconds: seconds), default: [:]][key.bytes] = value.bytes
+    }
 
     init(_ ruleset: NFTablesRuleset, localAddresses: Set<IPAddress>) {
         self.ruleset = ruleset
@@ -72,15 +82,20 @@ struct NFTablesTracer {
         let tracer: NFTablesTracer
         var choices: [Int]
         var packet = Packet(saddr: IPAddress("0.0.0.0")!, daddr: IPAddress("0.0.0.0")!, proto: 0, dport: 0)
+        /// The packet as sent, for `ct original …`.
+        var original = Packet(saddr: IPAddress("0.0.0.0")!, daddr: IPAddress("0.0.0.0")!, proto: 0, dport: 0)
         var dnat: String?
         var masqueraded = false
         var updates: [String] = []
+        /// The affinity maps as this packet changes them.
+        var affinity: [String: [[UInt8]: [UInt8]]]
         var registers = [UInt8](repeating: 0, count: 80)
         var verdictRegister: NFTVerdict?
 
         init(tracer: NFTablesTracer, choices: [Int]) {
             self.tracer = tracer
             self.choices = choices
+            affinity = tracer.affinity
         }
 
         func baseChains(_ hook: NFTChain.HookPoint, type: NFTChain.ChainType) -> [NFTablesChainRules] {
@@ -94,6 +109,7 @@ struct NFTablesTracer {
 
         mutating func path(_ p: Packet) -> PathResult {
             packet = p
+            original = p
             let local = tracer.localAddresses.contains(p.saddr)
             var hooks: [NFTChain.HookPoint] = local ? [.output] : [.prerouting]
             var index = 0
@@ -194,8 +210,16 @@ struct NFTablesTracer {
             case .metaSet(let key, let r):
                 if key == .mark { packet.mark = load(r, 4).withUnsafeBytes { $0.load(as: UInt32.self) } }
             case .ct(let key, let r):
-                // A new connection; `ct status dnat` once a NAT chain has DNATed it.
-                store(u32(key == .status ? (dnat == nil ? 0 : 1 << 5) : NFTCTState.new.rawValue), r)
+                // A new connection; `ct status dnat` once a NAT chain has DNATed it; the original
+                // direction's destination is where the packet was sent before any DNAT.
+                switch key {
+                case .state: store(u32(NFTCTState.new.rawValue), r)
+                case .status: store(u32(dnat == nil ? 0 : 1 << 5), r)
+                case .originalDstIP, .originalDstIP6: store(original.daddr.bytes, r)
+                case .originalProtoDst: store([UInt8(original.dport >> 8), UInt8(original.dport & 0xff)], r)
+                case .replySrcIP, .replySrcIP6: store(packet.daddr.bytes, r)
+                case .replyProtoSrc: store([UInt8(packet.dport >> 8), UInt8(packet.dport & 0xff)], r)
+                }
             case .cmp(let op, let r, let value):
                 let equal = load(r, value.bytes.count) == value.bytes
                 switch op {
@@ -237,8 +261,16 @@ struct NFTablesTracer {
                 terminalResult = .accept
             case .reject:
                 terminalResult = .reject
-            case .dynset(_, let set, _, _):
-                updates.append(set)
+            case .dynset(let op, let set, let key, let data, _):
+                guard let map = tracer.ruleset.affinityMaps.first(where: { $0.name == set }), case .data(let valueType)? = map.mapping,
+                      let data else { fatalError("dynset on \(set), which is not an affinity map") }
+                let k = load(key, map.keyType.length)
+                switch op {
+                case .delete: affinity[set]?[k] = nil
+                case .add, .update:
+                    if affinity[set]?[k] == nil { affinity[set, default: [:]][k] = load(data, valueType.length) }
+                    updates.append(set)
+                }
             case .fib(let flags, _, let r):
                 let address = flags & 2 != 0 ? packet.daddr : packet.saddr
                 store(u32(tracer.localAddresses.contains(address) ? 2 : 1), r)  // RTN_LOCAL : RTN_UNICAST
@@ -257,12 +289,11 @@ struct NFTablesTracer {
             case .named(let name):
                 if let s = tracer.ruleset.sharedSets.first(where: { $0.name == name }) {
                     keyType = s.keyType; elements = tracer.ruleset.elements(of: name); interval = s.flags.contains(.interval)
+                } else if let map = tracer.ruleset.affinityMaps.first(where: { $0.name == name }) {
+                    let key = load(from, map.keyType.length)
+                    return affinity[name]?[key].map { NFTSetElement(key: NFTValue(bytes: key), value: .data(NFTValue(bytes: $0))) }
                 } else {
-                    // An affinity set: the clients the test says were seen.
-                    let length = packet.saddr.family == .ipv4 ? 4 : 16
-                    let key = load(from, length)
-                    let hit = (tracer.affinity[name] ?? []).contains { $0.bytes == key }
-                    return hit ? NFTSetElement(key: NFTValue(bytes: key)) : nil
+                    fatalError("no set \(name)")
                 }
             }
             let key = load(from, keyType.length)

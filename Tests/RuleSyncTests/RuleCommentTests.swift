@@ -27,19 +27,6 @@ import Testing
         }
     }
 
-    @Test func hashAndTruncateCutsBetweenCharacters() {
-        // Before: `String(text.utf8.prefix(237))!` trapped when the cut split a character.
-        for pad in 0..<4 {
-            let name = String(repeating: "x", count: pad) + String(repeating: "ü", count: 200)
-            let base = NFTablesNames.hashAndTruncate(name)
-            #expect(base.utf8.count <= NFTablesNames.baseLengthMax)
-            #expect(base.hasSuffix("..."))
-        }
-        let emoji = NFTablesNames.hashAndTruncate(String(repeating: "👩🏽‍💻", count: 40))
-        #expect(emoji.utf8.count <= NFTablesNames.baseLengthMax)
-        #expect(NFTablesNames.hashAndTruncate("ns/a/tcp/p") == NFTablesNames.hashAndTruncate("ns/a/tcp/p"))
-    }
-
     // MARK: nftables
 
     @Test func nftablesCommentsFitAndStayInert() {
@@ -71,8 +58,9 @@ import Testing
         for command in commands { #expect(command.validationFailure == nil, "\(command)") }
         let ruleset = try #require(backend.appliedRuleset(.ipv4))
         #expect(ruleset.services[name] != nil && ruleset.services[other] != nil)
-        let comments = commands.compactMap { c -> String? in if case .addRule(let r) = c { return r.comment }; return nil }
-        #expect(comments.contains { $0.hasPrefix("pod traffic for ") })
+        // With affinity flat, the name is in no rule: it is the comment of the Service's map elements.
+        let comments = commands.flatMap { c -> [String] in if case .addElements(_, let e) = c { return e.compactMap(\.comment) }; return [] }
+        #expect(comments.contains(RuleComment.nftables(name.description)))
     }
 
     // MARK: iptables

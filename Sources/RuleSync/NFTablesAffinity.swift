@@ -1,0 +1,165 @@
+import NFTables
+import ProxyModel
+
+/// ClientIP session affinity without a chain per Service or endpoint (issue #10 step 2).
+///
+/// One timed dynamic map per distinct timeout T, `affinity-T` (`nodeport-affinity-T` for NodePorts):
+/// `client . frontend : endpoint . port`. A frontend with affinity goes to `affinity-pick-N-T`:
+/// DNAT to the client's entry in the map if it has one, else pick as `pick-N` does. The map is filled
+/// once the DNAT is known, from conntrack: the base chains `affinity-prerouting`/`-output` run just
+/// after the NAT chains and send a new DNATed connection of an affinity frontend
+/// (`ct original ip daddr . meta l4proto . ct original proto-dst vmap @affinity-frontends`) to
+/// `affinity-remember-T`, which `update`s the map with the DNAT's target (`ip daddr . th dport`) when
+/// that is still an endpoint of the frontend (`@affinity-endpoints`), or else deletes the client's
+/// entry and drops the packet: a stale entry (its endpoint removed) is gone, and the client's retry
+/// picks again. Every rule is plain nft syntax (`nft list` prints it and reads it back).
+/// The maps are never flushed by a sync, so clients keep their endpoint.
+extension NFTablesRenderer {
+    /// The timed map of a pick kind and timeout (`client . frontend : endpoint . port`).
+    static func affinityMap(nodePort: Bool, seconds: Int, in table: NFTTable) -> NFTSet {
+        let address: NFTDataType = table.family == .ip6 ? .ipv6Addr : .ipv4Addr
+        let key: NFTDataType = nodePort ? .concat(address, .inetProto, .inetService) : .concat(address, address, .inetProto, .inetService)
+        var map = NFTSet.map(N.affinityMap(nodePort: nodePort, seconds: seconds), in: table, key: key,
+                             to: .data(.concat(address, .inetService)), flags: [.dynamic, .timeout],
+                             comment: "ClientIP affinity: client . frontend : endpoint . port")
+        map.timeout = .seconds(seconds)
+        return map
+    }
+
+    /// The affinity maps the picks in use need (one per pick kind and timeout).
+    static func affinityMaps(_ picks: some Sequence<NFTablesPick>, in table: NFTTable) -> [NFTSet] {
+        Set(picks.filter(\.isAffinityRemember)).sorted().map { affinityMap(nodePort: $0.nodePort, seconds: $0.affinitySeconds!, in: table) }
+    }
+
+    /// The shared sets of affinity: which frontends remember, and the endpoints each may keep.
+    var affinitySets: [NFTSet] {
+        [
+            .map(N.affinityFrontends, in: table, key: serviceKey, to: .verdict, comment: "affinity frontend : goto affinity-remember-T"),
+            .map(N.nodePortAffinityFrontends, in: table, key: Self.portKey, to: .verdict, comment: "affinity NodePort : goto nodeport-affinity-remember-T"),
+            .set(N.affinityEndpoints, in: table, key: .concat(serviceKey, addressType, .inetService),
+                 comment: "affinity frontend . endpoint . port: an entry for another endpoint is stale"),
+            .set(N.nodePortAffinityEndpoints, in: table, key: .concat(Self.portKey, addressType, .inetService),
+                 comment: "affinity NodePort . endpoint . port"),
+        ]
+    }
+
+    /// Where a load puts its value: a packet field, or a conntrack key with its length.
+    private enum Part {
+        case field(NFTField)
+        case ct(NFTExpression.CTKey, length: Int)
+
+        var length: Int {
+            switch self {
+            case .field(let f): f.length
+            case .ct(_, let length): length
+            }
+        }
+    }
+
+    /// `parts` loaded one after another from the 32-bit word `start` of reg 1 (as a concatenation).
+    private func load(_ parts: [Part], from start: Int) -> [NFTExpression] {
+        var word = start
+        return parts.map { part in
+            defer { word += (part.length + 3) / 4 }
+            switch part {
+            case .field(let f): return f.load(into: .word(word))
+            case .ct(let key, _): return .ct(key, into: .word(word))
+            }
+        }
+    }
+
+    private func words(_ parts: [Part]) -> Int { parts.reduce(0) { $0 + ($1.length + 3) / 4 } }
+
+    /// The frontend a DNATed connection was sent to: `ct original ip daddr . meta l4proto . ct original
+    /// proto-dst` (NodePorts: `meta l4proto . ct original proto-dst`).
+    private func originalFrontend(nodePort: Bool) -> [Part] {
+        let port = Part.ct(.originalProtoDst, length: 2)
+        if nodePort { return [.field(.l4proto), port] }
+        return [family == .ipv4 ? .ct(.originalDstIP, length: 4) : .ct(.originalDstIP6, length: 16), .field(.l4proto), port]
+    }
+
+    /// `meta l4proto tcp`, `udp`, `sctp`: a rule with `ct … proto-dst` in a concatenation is one per
+    /// protocol, which gives the port its type when nft reads the listing back (else "variable sized
+    /// data types (invalid) in concat expressions"). A rule has no payload match nft could take the
+    /// protocol from and then drop the `meta l4proto` as a mere dependency.
+    static let protocols: [NFTProtocol] = [.tcp, .udp, .sctp]
+
+    /// The rules of `affinity-prerouting`/`-output`: new DNATed connections of affinity frontends
+    /// to their timeout's `affinity-remember-T`.
+    func affinityBaseRules(_ chain: String) -> [NFTRule] {
+        [false, true].flatMap { nodePort in
+            let frontend = originalFrontend(nodePort: nodePort)
+            let map = nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends
+            let lookup = NFTStatement.expressions(load(frontend, from: 0) + [.lookup(.named(map), from: .r1, into: .verdict, inverted: false)],
+                                                  description: "\(nodePort ? "meta l4proto" : "ct original \(family == .ipv4 ? "ip" : "ip6") daddr . meta l4proto") . ct original proto-dst vmap @\(map)")
+            return Self.protocols.map { p in rule(chain, [.match(.l4proto, .proto(p)), .ctState(.new), .ctStatusDNAT(), lookup]) }
+        }
+    }
+
+    /// `affinity-pick-N-T` (and its local and NodePort kinds): the client's remembered endpoint, or a pick.
+    func affinityPickChain(_ pick: NFTablesPick, seconds: Int) -> NFTablesChainRules {
+        let name = pick.chainName
+        let mode: NFTExpression.NumgenMode = config.endpointPick == .roundRobin ? .inc : .random
+        let map = N.affinityMap(nodePort: pick.nodePort, seconds: seconds)
+        let frontend: [NFTField] = pick.nodePort ? [.l4proto, .thDport] : [daddr, .l4proto, .thDport]
+        let key = [saddr] + frontend
+        // The value is the address then the port, as the endpoint maps' (`NFTNumgenMap.swift`).
+        let port = NFTRegister.word(family == .ipv6 ? 4 : 1)
+        let remembered = NFTStatement.expressions(NFTField.loadConcatenation(key) + [
+            .lookup(.named(map), from: .r1, into: .r1, inverted: false),
+            .nat(.dnat, family: table.family, address: .r1, port: port, flags: 0),
+        ], description: "dnat \(table.family.rawValue) to \(key.map(\.description).joined(separator: " . ")) map @\(map)")
+        return NFTablesChainRules(chain(name), [
+            rule(name, [remembered], comment: "ClientIP affinity: the remembered endpoint"),
+            rule(name, [.dnat(key: frontend, numgen: mode, modulus: UInt32(pick.endpoints), offset: pick.local ? NFTablesPick.localBase : 0,
+                              map: pick.nodePort ? N.nodePortEndpoints : N.serviceEndpoints, family: table.family)]),
+        ])
+    }
+
+    /// `affinity-remember-T`: a new DNATed connection's target (`ct reply ip saddr . ct reply
+    /// proto-src`) goes into the map (an entry that exists is only refreshed), if it is still an
+    /// endpoint of the frontend; else the entry was stale: it is deleted and the packet dropped, so
+    /// the client's retry (a TCP SYN is sent again) picks anew.
+    func affinityRememberChain(_ pick: NFTablesPick, seconds: Int) -> NFTablesChainRules {
+        let name = pick.chainName
+        let map = N.affinityMap(nodePort: pick.nodePort, seconds: seconds)
+        let frontend = originalFrontend(nodePort: pick.nodePort)
+        let client = Part.field(saddr)
+        let key = [client] + frontend
+        let endpointWord = words(key)
+        let endpoint: [Part] = [family == .ipv4 ? .ct(.replySrcIP, length: 4) : .ct(.replySrcIP6, length: 16), .ct(.replyProtoSrc, length: 2)]
+        let loads = load(key, from: 0) + load(endpoint, from: endpointWord)
+        let ip = family == .ipv4 ? "ip" : "ip6"
+        let frontendText = (pick.nodePort ? "" : "ct original \(ip) daddr . ") + "meta l4proto . ct original proto-dst"
+        let element = "\(ip) saddr . \(frontendText) : ct reply \(ip) saddr . ct reply proto-src"
+        let validity = pick.nodePort ? N.nodePortAffinityEndpoints : N.affinityEndpoints
+        let remember = NFTStatement.expressions(loads + [
+            .lookup(.named(validity), from: .word(words([client])), into: nil, inverted: false),
+            .dynset(.update, set: map, key: .r1, data: .word(endpointWord), timeout: nil),
+        ], description: "\(frontendText) . ct reply \(ip) saddr . ct reply proto-src @\(validity) update @\(map) { \(element) }")
+        let forget = NFTStatement.expressions(loads + [
+            .dynset(.delete, set: map, key: .r1, data: .word(endpointWord), timeout: nil),
+        ], description: "delete @\(map) { \(element) }")
+        return NFTablesChainRules(chain(name), Self.protocols.map { p in
+            rule(name, [.match(.l4proto, .proto(p)), remember, .accept], comment: "ClientIP affinity: remember the endpoint")
+        } + Self.protocols.map { p in
+            rule(name, [.match(.l4proto, .proto(p)), forget, .drop], comment: "ClientIP affinity: a removed endpoint, the client retries")
+        })
+    }
+
+    /// What an affinity frontend adds beside its `pick`: its remember chain and its endpoints.
+    func affinityFrontend(_ endpoints: [Endpoint], frontend: NFTValue, nodePort: Bool, seconds: Int, comment: String,
+                          into out: inout NFTablesServiceRules) {
+        let remember = NFTablesPick.affinityRemember(nodePort: nodePort, seconds: seconds)
+        if !out.picks.contains(remember) { out.picks.append(remember) }
+        let frontends = nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends
+        let verdict = NFTSetElement.verdict(frontend, .goto(remember.chainName), comment: comment)
+        if !(out.elements[frontends]?.contains(verdict) ?? false) { out.add(verdict, to: frontends) }
+        let set = nodePort ? N.nodePortAffinityEndpoints : N.affinityEndpoints
+        for ep in endpoints {
+            let element = NFTSetElement(key: .concat(frontend, Self.value(ep.address), .port(UInt16(ep.port))))
+            // A Local-policy frontend picks from its local endpoints and (short-circuits) from all.
+            if !(out.elements[set]?.contains(element) ?? false) { out.add(element, to: set) }
+        }
+    }
+}
