@@ -17,7 +17,7 @@ import RuleSync
 let services = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 10_000
 let endpointCount = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10
 let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-let node = "skp-bnode-\(suffix)", client = "skp-bcli-\(suffix)", pods = "skp-bpods-\(suffix)"
+let node = "skp-bnode-\(suffix)", client = "skp-bcli-\(suffix)", pods = "skp-bpods-\(suffix)", scratch = "skp-bscratch-\(suffix)"
 
 @discardableResult
 func sh(_ argv: [String]) -> String {
@@ -37,9 +37,23 @@ func ns(_ name: String, _ args: String) { sh(["ip", "-n", name] + args.split(sep
 var server: Process?
 @MainActor func teardown() {
     if let server, server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-    for n in [node, client, pods] { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["ip", "netns", "del", n]).waitUntilExit() }
+    for n in [node, client, pods, scratch] {
+        let del = Process()
+        del.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        del.arguments = ["ip", "netns", "del", n]
+        del.standardError = FileHandle.nullDevice  // the scratch namespace exists only with NFT_BENCH_PHASES
+        try? del.run()
+        del.waitUntilExit()
+    }
 }
 defer { teardown() }
+// However this process ends (a failed precondition, a signal, SIGKILL), a watcher in its own
+// session kills what runs in our namespaces and deletes them once we are gone.
+let namespaces = [node, client, pods, scratch].joined(separator: " ")
+_ = try Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["setsid", "sh", "-c", """
+    while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+    for n in \(namespaces); do ip netns pids $n 2>/dev/null | xargs -r kill -9; ip netns del $n 2>/dev/null; done
+    """])
 
 for n in [node, client, pods] { sh(["ip", "netns", "add", n]); ns(n, "link set lo up") }
 sh(["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
@@ -125,7 +139,6 @@ let clock = ContinuousClock()
 print("nft-sync-bench: \(services) Services × \(endpointCount) endpoints")
 if ProcessInfo.processInfo.environment["NFT_BENCH_PHASES"] != nil {
     // Where a full sync's time goes, in a scratch namespace: rendering, the batch, the kernel.
-    let scratch = "skp-bscratch-\(suffix)"
     sh(["ip", "netns", "add", scratch])
     defer { sh(["ip", "netns", "del", scratch]) }
     let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.180.0.0/16")!])
