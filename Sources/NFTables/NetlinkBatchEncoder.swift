@@ -3,7 +3,7 @@ import CNetfilter
 /// A batch turned into netlink bytes, with the map from message sequence number back to the
 /// command that produced the message (a rule with an anonymous set is three messages).
 struct EncodedBatch {
-    var bytes: [UInt8]
+    var bytes: BatchBytes
     var commandForSequence: [UInt32: Int]
     /// `NFT_MSG_*` type of each message between batch begin and end, in order (for tests).
     var messageTypes: [UInt16]
@@ -47,7 +47,7 @@ enum NetlinkBatchEncoder {
             case .addElements(let set, let elements), .deleteElements(let set, let elements):
                 let perMessage = 64 + set.name.utf8.count + set.table.name.utf8.count
                 size += (elements.count / elementsPerMessage + 1) * perMessage
-                for element in elements { size += ElementWriter.maximumSize(element) * (element.keyEnd == nil ? 1 : 2) }
+                for i in elements.indices { size += ElementWriter.maximumSize(elements[i]) * (elements[i].keyEnd == nil ? 1 : 2) }
             case .addRule(let rule):
                 size += 320 + 64 * rule.statements.count + (rule.comment?.utf8.count ?? 0)
                 for statement in rule.statements {
@@ -66,8 +66,11 @@ enum NetlinkBatchEncoder {
 
     /// One attempt with a buffer of `limit` bytes; nil when the batch does not fit.
     private static func encode(_ batch: NFTBatch, firstSequence: UInt32, limit: Int) -> EncodedBatch? {
+        // Handed to the result without a copy (64 MiB at 100,000 Services); pages past what is
+        // written are never touched, so they cost address space, not memory.
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: limit + overflowRoom, alignment: 8)
-        defer { buffer.deallocate() }
+        var handedOver = false
+        defer { if !handedOver { buffer.deallocate() } }
         guard let mnlBatch = mnl_nlmsg_batch_start(buffer, limit) else { return nil }
         defer { mnl_nlmsg_batch_stop(mnlBatch) }
 
@@ -83,10 +86,10 @@ enum NetlinkBatchEncoder {
         writer.write { buffer, sequence in _ = nftnl_batch_end(buffer, sequence) }
         guard !writer.overflowed else { return nil }
 
-        let head = mnl_nlmsg_batch_head(mnlBatch)!
-        let size = mnl_nlmsg_batch_size(mnlBatch)
+        precondition(mnl_nlmsg_batch_head(mnlBatch) == buffer)
+        handedOver = true
         return EncodedBatch(
-            bytes: Array(UnsafeRawBufferPointer(start: head, count: size)),
+            bytes: BatchBytes(buffer, count: mnl_nlmsg_batch_size(mnlBatch)),
             commandForSequence: writer.commandForSequence,
             messageTypes: writer.messageTypes,
             nextSequence: writer.sequence)
@@ -193,34 +196,39 @@ enum NetlinkBatchEncoder {
 
     static func kernelElements(for element: NFTSetElement, layout: ElementLayout) -> [KernelElement] {
         var result: [KernelElement] = []
-        forEachKernelElement(of: element, layout: layout) { k in
-            result.append(KernelElement(key: k.element.key, keyEnd: k.keyEnd, isIntervalEnd: k.isIntervalEnd, value: k.element.value,
-                                        timeout: k.element.timeout, userdata: k.element.userdata))
+        forEachKernelElement(of: [element], at: 0, layout: layout) { k in
+            if let end = k.intervalEnd {
+                result.append(KernelElement(key: end, isIntervalEnd: true))
+            } else {
+                result.append(KernelElement(key: element.key, keyEnd: k.keyEnd, isIntervalEnd: false, value: element.value,
+                                            timeout: element.timeout, userdata: element.userdata))
+            }
         }
         return result
     }
 
-    /// Calls `body` with each kernel element of `element`, without building them (a full sync
-    /// has millions).
+    /// Calls `body` with each kernel element of `elements[index]`, without building them (a full
+    /// sync has millions, and each copy of an element is several retains).
     @inline(__always)
-    static func forEachKernelElement(of element: NFTSetElement, layout: ElementLayout, _ body: (KernelElementRef) -> Void) {
-        guard layout.isInterval, let last = element.keyEnd else {
-            body(KernelElementRef(element: element, keyEnd: nil, isIntervalEnd: false))
+    static func forEachKernelElement(of elements: [NFTSetElement], at index: Int, layout: ElementLayout, _ body: (KernelElementRef) -> Void) {
+        guard layout.isInterval, let last = elements[index].keyEnd else {
+            body(KernelElementRef(index: index, keyEnd: nil, intervalEnd: nil))
             return
         }
         if layout.isConcatenation {
-            body(KernelElementRef(element: element, keyEnd: last, isIntervalEnd: false))
+            body(KernelElementRef(index: index, keyEnd: last, intervalEnd: nil))
             return
         }
-        body(KernelElementRef(element: element, keyEnd: nil, isIntervalEnd: false))
-        if let end = last.successor { body(KernelElementRef(element: NFTSetElement(key: end), keyEnd: nil, isIntervalEnd: true)) }
+        body(KernelElementRef(index: index, keyEnd: nil, intervalEnd: nil))
+        if let end = last.successor { body(KernelElementRef(index: index, keyEnd: nil, intervalEnd: end)) }
     }
 
-    /// One kernel element, read from the element of ours it comes from.
+    /// One kernel element: the element of ours at `index`, or (`intervalEnd`) the "interval end"
+    /// element after it, which has only that key and the end flag.
     struct KernelElementRef {
-        var element: NFTSetElement
+        var index: Int
         var keyEnd: NFTValue?
-        var isIntervalEnd: Bool
+        var intervalEnd: NFTValue?
     }
 
     /// Element messages written straight into the batch with libmnl, laid out attribute for
@@ -241,16 +249,16 @@ enum NetlinkBatchEncoder {
             writer.message(type, table.family, flags: flags) { nlh in
                 ElementWriter.header(nlh, table: table.name, set: setName, id: setID)
                 let list = mnl_attr_nest_start(nlh, UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
-                for (index, kernel) in pending.enumerated() {
-                    ElementWriter.element(nlh, kernel, index: index + 1, userdata: &userdata)
+                for (position, kernel) in pending.enumerated() {
+                    ElementWriter.element(nlh, elements, kernel, index: position + 1, userdata: &userdata)
                 }
                 mnl_attr_nest_end(nlh, list)
             }
             pending.removeAll(keepingCapacity: true)
         }
-        for element in elements {
+        for index in elements.indices {
             if writer.overflowed { return }
-            forEachKernelElement(of: element, layout: layout) { kernel in
+            forEachKernelElement(of: elements, at: index, layout: layout) { kernel in
                 pending.append(kernel)
                 if pending.count == elementsPerMessage { flush() }
             }
@@ -331,6 +339,28 @@ enum NetlinkBatchEncoder {
         nftnl_rule_set_str(r, attr(NFTNL_RULE_TABLE), table.name)
         if let chain { nftnl_rule_set_str(r, attr(NFTNL_RULE_CHAIN), chain) }
         body(r)
+    }
+}
+
+/// The bytes of an encoded batch, in the buffer they were written to; freed with the last reference.
+final class BatchBytes {
+    private let start: UnsafeMutableRawPointer
+    let count: Int
+
+    init(_ start: UnsafeMutableRawPointer, count: Int) {
+        self.start = start
+        self.count = count
+    }
+
+    deinit { start.deallocate() }
+
+    subscript(offset: Int) -> UInt8 {
+        precondition(offset >= 0 && offset < count)
+        return start.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: start, count: count))
     }
 }
 

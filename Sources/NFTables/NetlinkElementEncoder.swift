@@ -13,15 +13,20 @@ enum ElementWriter {
 
     /// One element, nested under attribute type `index` (1, 2, … as libnftnl numbers them).
     /// `userdata` is scratch space reused across elements.
-    static func element(_ nlh: UnsafeMutablePointer<nlmsghdr>, _ kernel: NetlinkBatchEncoder.KernelElementRef, index: Int,
-                        userdata: inout [UInt8]) {
-        let element = kernel.element
+    static func element(_ nlh: UnsafeMutablePointer<nlmsghdr>, _ elements: [NFTSetElement], _ kernel: NetlinkBatchEncoder.KernelElementRef,
+                        index: Int, userdata: inout [UInt8]) {
         let nest = mnl_attr_nest_start(nlh, UInt16(truncatingIfNeeded: index))
-        if kernel.isIntervalEnd { mnl_attr_put_u32(nlh, UInt16(NFTA_SET_ELEM_FLAGS.rawValue), UInt32(1).bigEndian) }  // NFT_SET_ELEM_INTERVAL_END
-        if let timeout = element.timeout { mnl_attr_put_u64(nlh, UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue), timeout.milliseconds.bigEndian) }
-        data(nlh, UInt16(NFTA_SET_ELEM_KEY.rawValue), element.key)
+        defer { mnl_attr_nest_end(nlh, nest) }
+        if let end = kernel.intervalEnd {
+            mnl_attr_put_u32(nlh, UInt16(NFTA_SET_ELEM_FLAGS.rawValue), UInt32(1).bigEndian)  // NFT_SET_ELEM_INTERVAL_END
+            data(nlh, UInt16(NFTA_SET_ELEM_KEY.rawValue), end)
+            return
+        }
+        let i = kernel.index  // fields read in place: a copy of the element is several retains
+        if let timeout = elements[i].timeout { mnl_attr_put_u64(nlh, UInt16(NFTA_SET_ELEM_TIMEOUT.rawValue), timeout.milliseconds.bigEndian) }
+        data(nlh, UInt16(NFTA_SET_ELEM_KEY.rawValue), elements[i].key)
         if let end = kernel.keyEnd { data(nlh, UInt16(NFTA_SET_ELEM_KEY_END.rawValue), end) }
-        switch element.value {
+        switch elements[i].value {
         case .verdict(let verdict):
             let outer = mnl_attr_nest_start(nlh, UInt16(NFTA_SET_ELEM_DATA.rawValue))
             let inner = mnl_attr_nest_start(nlh, UInt16(NFTA_DATA_VERDICT.rawValue))
@@ -34,7 +39,7 @@ enum ElementWriter {
         case nil:
             break
         }
-        if let comment = element.comment {
+        if let comment = elements[i].comment {
             // NFTNL_UDATA_SET_ELEM_COMMENT (type 0): the comment, cut to 127 bytes, NUL-terminated.
             userdata.removeAll(keepingCapacity: true)
             userdata.append(0)
@@ -44,7 +49,6 @@ enum ElementWriter {
             userdata[1] = UInt8(userdata.count - 2)
             userdata.withUnsafeBytes { mnl_attr_put(nlh, UInt16(NFTA_SET_ELEM_USERDATA.rawValue), $0.count, $0.baseAddress) }
         }
-        mnl_attr_nest_end(nlh, nest)
     }
 
     /// `type { NFTA_DATA_VALUE bytes }`.

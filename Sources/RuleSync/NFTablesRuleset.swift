@@ -69,7 +69,8 @@ public struct NFTablesRuleset: Sendable, Hashable {
         elements = [:]
         let validator = NFTablesServiceValidator(renderer)
         // In name order, so the same plan always gets the same key blocks.
-        for name in plan.services.keys.sorted() {
+        let names = plan.services.keys.sorted()
+        for name in names {
             let rules: NFTablesServiceRules
             switch validator.serviceRules(plan.services[name]!) {
             case .success(let r): rules = r
@@ -77,9 +78,16 @@ public struct NFTablesRuleset: Sendable, Hashable {
             }
             services[name] = rules
             for pick in rules.picks where picks[pick] == nil { picks[pick] = renderer.pickChain(pick) }
+        }
+        // Each table sized once: growing a table of a million keys rehashes all of them each time.
+        var counts: [String: Int] = [:]
+        for rules in services.values { for (set, list) in rules.elements { counts[set, default: 0] += list.count } }
+        for (set, count) in counts { elements[set] = NFTablesElementTable(entries: .init(minimumCapacity: count)) }
+        for name in names {
+            guard let rules = services[name] else { continue }
             for (set, list) in rules.elements {
-                for element in list {
-                    elements[set, default: NFTablesElementTable()].entries[element.key, default: .init(element: element, owners: 0)].owners += 1
+                for i in list.indices {  // by index: one copy of the element, into the table, not two
+                    elements[set]!.entries[list[i].key, default: .init(element: list[i], owners: 0)].owners += 1
                 }
             }
         }

@@ -24,10 +24,10 @@ struct ElementEncodingTests {
             ElementWriter.header(nlh, table: table.name, set: set.name, id: id)
             let list = mnl_attr_nest_start(nlh, UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
             var index = 0, scratch: [UInt8] = []
-            for element in elements {
-                NetlinkBatchEncoder.forEachKernelElement(of: element, layout: .init(set)) { kernel in
+            for position in elements.indices {
+                NetlinkBatchEncoder.forEachKernelElement(of: elements, at: position, layout: .init(set)) { kernel in
                     index += 1
-                    ElementWriter.element(nlh, kernel, index: index, userdata: &scratch)
+                    ElementWriter.element(nlh, elements, kernel, index: index, userdata: &scratch)
                 }
             }
             mnl_attr_nest_end(nlh, list)
