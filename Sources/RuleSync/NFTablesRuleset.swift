@@ -64,14 +64,16 @@ struct NFTablesElementTable: Sendable, Hashable {
 
     var count: Int { elements.count }
 
-    /// Counts one more owner of `element`'s key; the first owner's element is the one kept.
-    mutating func addOwner(of element: NFTSetElement) {
-        if let i = positions[element.key] {
-            owners[i] += 1
-        } else {
-            positions[element.key] = elements.count
-            elements.append(element)
-            owners.append(1)
+    /// Counts one more owner of each element's key; the first owner's element is the one kept.
+    mutating func addOwners(of list: [NFTSetElement]) {
+        for j in list.indices {  // by index: one copy of the element, into the table
+            if let i = positions[list[j].key] {
+                owners[i] += 1
+            } else {
+                positions[list[j].key] = elements.count
+                elements.append(list[j])
+                owners.append(1)
+            }
         }
     }
 
@@ -156,9 +158,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
         for (set, count) in counts { elements[set] = NFTablesElementTable(capacity: count) }
         for name in names {
             guard let rules = services[name] else { continue }
-            for (set, list) in rules.elements {
-                for i in list.indices { elements[set]!.addOwner(of: list[i]) }  // by index: one copy, into the table
-            }
+            for (set, list) in rules.elements { elements[set]!.addOwners(of: list) }  // the set's name hashed once per list
         }
         self.services = services
         sharedSets = renderer.sharedSets()
