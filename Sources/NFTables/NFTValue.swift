@@ -11,6 +11,14 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
 
     public init(bytes: [UInt8]) { self.bytes = bytes }
 
+    /// The bytes in one go: the derived hash fed them to the hasher one by one, and a full sync
+    /// hashes millions of keys.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (a: NFTValue, b: NFTValue) -> Bool { a.bytes == b.bytes }
+
     /// An IPv4 address in dotted form; nil if it is not one.
     public init?(ipv4 text: String) {
         var address = in_addr()

@@ -51,6 +51,6 @@
 // `connection.contents(of: table)` returns the chain and set names in that one table (nil if it
 // does not exist); `connection.deleteTableIfPresent(table)` removes our table and nothing else.
 //
-// Unsafe C interop lives in `NetlinkBatchEncoder.swift` (libnftnl objects, mnl batch),
+// Unsafe C interop lives in `NetlinkBatchEncoder.swift` (libnftnl objects, mnl batch), `NetlinkElementEncoder.swift` (set elements),
 // `NetlinkExpressionEncoder.swift` (rule expressions) and `Netlink.swift` (socket, namespaces,
 // replies); everything else is plain value types.

@@ -93,8 +93,15 @@ final class NetlinkSocket {
     }
 
     func send(_ bytes: [UInt8]) throws(NFTError) {
-        let sent = bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }
-        guard sent == bytes.count else { throw .system(operation: "sendto netlink", errno: sent < 0 ? errno : EMSGSIZE) }
+        try checkSent(bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }, of: bytes.count)
+    }
+
+    func send(_ bytes: BatchBytes) throws(NFTError) {
+        try checkSent(bytes.withUnsafeBytes { mnl_socket_sendto(socket, $0.baseAddress, $0.count) }, of: bytes.count)
+    }
+
+    private func checkSent(_ sent: Int, of count: Int) throws(NFTError) {
+        guard sent == count else { throw .system(operation: "sendto netlink", errno: sent < 0 ? errno : EMSGSIZE) }
     }
 
     /// One reply message: its type, sequence number, the error code of an `NLMSG_ERROR`

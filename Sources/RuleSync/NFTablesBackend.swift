@@ -136,8 +136,16 @@ public final class NFTablesBackend: RuleSyncBackend {
             return
         }
 
-        let plan = ForwardingPlan(snapshot: snapshot, config: config, family: family)
-        let ruleset = NFTablesRuleset(plan: plan, renderer: renderer)
+        // Each Service port planned as it is rendered, as `ForwardingPlan` would plan it.
+        var noLocalInternal: Set<ServicePortName> = [], noLocalExternal: Set<ServicePortName> = []
+        let ruleset = NFTablesRuleset(nodePorts: ForwardingPlan.nodePortScope(config: config, family: family),
+                                      names: snapshot.servicePorts.keys.sorted(), renderer: renderer) { name in
+            guard let plan = ServiceForwardingPlan(service: snapshot.servicePorts[name]!, endpoints: snapshot.endpoints[name] ?? [],
+                                                   node: snapshot.node, config: config, family: family) else { return nil }
+            if plan.dropsInternalForNoLocalEndpoints { noLocalInternal.insert(name) }
+            if plan.dropsExternalForNoLocalEndpoints { noLocalExternal.insert(name) }
+            return plan
+        }
         var existingChains: Set<String> = [], existingSets: Set<String> = []
         if fs.needsListing || fs.applied == nil {
             if let contents = try transport.contents(of: renderer.table) {
@@ -156,8 +164,8 @@ public final class NFTablesBackend: RuleSyncBackend {
         fs.needsListing = false
         fs.recreateAffinitySets = false
         fs.totalRules = ruleset.ruleCount
-        fs.noLocalInternal = Set(plan.services.filter { $0.value.dropsInternalForNoLocalEndpoints }.keys)
-        fs.noLocalExternal = Set(plan.services.filter { $0.value.dropsExternalForNoLocalEndpoints }.keys)
+        fs.noLocalInternal = noLocalInternal
+        fs.noLocalExternal = noLocalExternal
         report.full = true
         report.skipped += ruleset.skipped
         report.add(t, bytes: bytes)

@@ -250,7 +250,9 @@ public struct NFTablesRenderer: Sendable {
             }
         }
         guard plan.hasAnyEndpoints else { return out }
-        for ep in plan.reachableEndpoints {
+        let reachable = plan.reachableEndpoints
+        out.reserve(reachable.count, more: N.hairpinEndpoints)
+        for ep in reachable {
             let a = Self.value(ep.address)
             out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
         }
@@ -263,6 +265,7 @@ public struct NFTablesRenderer: Sendable {
             }
             let base = local ? NFTablesPick.localBase : 0
             let map = nodePort ? N.nodePortEndpoints : N.serviceEndpoints
+            out.reserve(endpoints.count, more: map)
             for (i, ep) in endpoints.enumerated() {
                 out.add(NFTSetElement(key: .concat(frontend, .integer(base + UInt32(i))),
                                       value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))), to: map)

@@ -32,19 +32,84 @@ public struct NFTablesServiceRules: Sendable, Hashable {
     public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
 
     mutating func add(_ element: NFTSetElement, to set: String) { elements[set, default: []].append(element) }
+
+    /// Room for `count` more elements of `set`, exactly: the applied model keeps these arrays, and
+    /// growth by doubling left a third of them empty (100 MiB at 100,000 Services).
+    mutating func reserve(_ count: Int, more set: String) {
+        elements[set, default: []].reserveCapacity((elements[set]?.count ?? 0) + count)
+    }
 }
 
 /// The elements of one shared set or map with how many Service ports contribute each key (a
 /// ClusterIP is in `cluster-ips` once for all ports of its Service).
+///
+/// Kept as one array of elements plus a key index, not a dictionary of entries: the full sync's
+/// batch shares the array without copying it (a million elements at 100,000 Services), and an
+/// index bucket is 16 bytes where an entry's was ~100.
 struct NFTablesElementTable: Sendable, Hashable {
     struct Entry: Sendable, Hashable {
         var element: NFTSetElement
         var owners: Int
     }
 
-    var entries: [NFTValue: Entry] = [:]
+    /// In insertion order, except that a removal moves the last element into the gap.
+    private(set) var elements: [NFTSetElement] = []
+    private var owners: [Int] = []
+    private var positions: [NFTValue: Int] = [:]
 
-    var elements: [NFTSetElement] { entries.values.map(\.element) }
+    init(capacity: Int = 0) {
+        elements.reserveCapacity(capacity)
+        owners.reserveCapacity(capacity)
+        positions.reserveCapacity(capacity)
+    }
+
+    var count: Int { elements.count }
+
+    /// Counts one more owner of each element's key; the first owner's element is the one kept.
+    mutating func addOwners(of list: [NFTSetElement]) {
+        for j in list.indices {  // by index: one copy of the element, into the table
+            if let i = positions[list[j].key] {
+                owners[i] += 1
+            } else {
+                positions[list[j].key] = elements.count
+                elements.append(list[j])
+                owners.append(1)
+            }
+        }
+    }
+
+    subscript(key: NFTValue) -> Entry? {
+        get { positions[key].map { Entry(element: elements[$0], owners: owners[$0]) } }
+        set {
+            if let entry = newValue {
+                if let i = positions[key] {
+                    elements[i] = entry.element
+                    owners[i] = entry.owners
+                } else {
+                    positions[key] = elements.count
+                    elements.append(entry.element)
+                    owners.append(entry.owners)
+                }
+            } else if let i = positions.removeValue(forKey: key) {
+                let last = elements.count - 1
+                if i != last {
+                    elements.swapAt(i, last)
+                    owners.swapAt(i, last)
+                    positions[elements[i].key] = i
+                }
+                elements.removeLast()
+                owners.removeLast()
+            }
+        }
+    }
+
+    /// The same keys with the same elements and owner counts, in any order.
+    static func == (a: Self, b: Self) -> Bool {
+        guard a.count == b.count else { return false }
+        return a.positions.allSatisfy { key, i in b[key] == Entry(element: a.elements[i], owners: a.owners[i]) }
+    }
+
+    func hash(into hasher: inout Hasher) { hasher.combine(count) }
 }
 
 /// Everything of ours in one family's table, as last rendered or applied.
@@ -63,26 +128,38 @@ public struct NFTablesRuleset: Sendable, Hashable {
     public var skipped: [SkippedServicePort] = []
 
     public init(plan: ForwardingPlan, renderer: NFTablesRenderer) {
+        self.init(nodePorts: plan.nodePorts, names: plan.services.keys.sorted(), renderer: renderer) { plan.services[$0] }
+    }
+
+    /// The ruleset of the Service ports `names` (in this order), each planned by `plan` when it
+    /// is rendered: the backend's full sync plans them one at a time, so every port's plan is
+    /// never held at once (hundreds of MiB at 100,000 Services, at the sync's peak).
+    init(nodePorts: NodePortScope, names: [ServicePortName], renderer: NFTablesRenderer,
+         plan: (ServicePortName) -> ServiceForwardingPlan?) {
         table = renderer.table
-        sharedChains = renderer.sharedChains(nodePorts: plan.nodePorts)
+        sharedChains = renderer.sharedChains(nodePorts: nodePorts)
         var services: [ServicePortName: NFTablesServiceRules] = [:]
-        services.reserveCapacity(plan.services.count)
+        services.reserveCapacity(names.count)
         elements = [:]
         let validator = NFTablesServiceValidator(renderer)
         // In name order, so the same plan always gets the same key blocks.
-        for name in plan.services.keys.sorted() {
+        for name in names {
+            guard let servicePlan = plan(name) else { continue }
             let rules: NFTablesServiceRules
-            switch validator.serviceRules(plan.services[name]!) {
+            switch validator.serviceRules(servicePlan) {
             case .success(let r): rules = r
             case .failure(let skip): skipped.append(skip); continue
             }
             services[name] = rules
             for pick in rules.picks where picks[pick] == nil { picks[pick] = renderer.pickChain(pick) }
-            for (set, list) in rules.elements {
-                for element in list {
-                    elements[set, default: NFTablesElementTable()].entries[element.key, default: .init(element: element, owners: 0)].owners += 1
-                }
-            }
+        }
+        // Each table sized once: growing a table of a million keys rehashes all of them each time.
+        var counts: [String: Int] = [:]
+        for rules in services.values { for (set, list) in rules.elements { counts[set, default: 0] += list.count } }
+        for (set, count) in counts { elements[set] = NFTablesElementTable(capacity: count) }
+        for name in names {
+            guard let rules = services[name] else { continue }
+            for (set, list) in rules.elements { elements[set]!.addOwners(of: list) }  // the set's name hashed once per list
         }
         self.services = services
         sharedSets = renderer.sharedSets()

@@ -148,7 +148,7 @@ public struct NFTablesTransaction: Sendable {
 
         var deletes: [String: [NFTSetElement]] = [:], adds: [String: [NFTSetElement]] = [:]
         for (set, keys) in delta {
-            let current = applied.elements[set]?.entries ?? [:]
+            let current = applied.elements[set] ?? NFTablesElementTable()
             for (key, change) in keys {
                 let old = current[key]
                 let owners = (old?.owners ?? 0) + change.count
@@ -192,6 +192,6 @@ extension NFTablesRuleset {
     mutating func record(_ t: NFTablesTransaction, changes: [ServicePortName: NFTablesServiceRules?]) {
         for (name, rules) in changes { services[name] = rules }
         picks.merge(t.addedPicks) { a, _ in a }
-        for update in t.elementUpdates { elements[update.set, default: NFTablesElementTable()].entries[update.key] = update.entry }
+        for update in t.elementUpdates { elements[update.set, default: NFTablesElementTable()][update.key] = update.entry }
     }
 }

@@ -17,7 +17,7 @@ import RuleSync
 let services = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 10_000
 let endpointCount = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10
 let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-let node = "skp-bnode-\(suffix)", client = "skp-bcli-\(suffix)", pods = "skp-bpods-\(suffix)"
+let node = "skp-bnode-\(suffix)", client = "skp-bcli-\(suffix)", pods = "skp-bpods-\(suffix)", scratch = "skp-bscratch-\(suffix)"
 
 @discardableResult
 func sh(_ argv: [String]) -> String {
@@ -37,9 +37,23 @@ func ns(_ name: String, _ args: String) { sh(["ip", "-n", name] + args.split(sep
 var server: Process?
 @MainActor func teardown() {
     if let server, server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() }
-    for n in [node, client, pods] { _ = try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["ip", "netns", "del", n]).waitUntilExit() }
+    for n in [node, client, pods, scratch] {
+        let del = Process()
+        del.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        del.arguments = ["ip", "netns", "del", n]
+        del.standardError = FileHandle.nullDevice  // the scratch namespace exists only with NFT_BENCH_PHASES
+        try? del.run()
+        del.waitUntilExit()
+    }
 }
 defer { teardown() }
+// However this process ends (a failed precondition, a signal, SIGKILL), a watcher in its own
+// session kills what runs in our namespaces and deletes them once we are gone.
+let namespaces = [node, client, pods, scratch].joined(separator: " ")
+_ = try Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["setsid", "sh", "-c", """
+    while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+    for n in \(namespaces); do ip netns pids $n 2>/dev/null | xargs -r kill -9; ip netns del $n 2>/dev/null; done
+    """])
 
 for n in [node, client, pods] { sh(["ip", "netns", "add", n]); ns(n, "link set lo up") }
 sh(["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
@@ -125,7 +139,6 @@ let clock = ContinuousClock()
 print("nft-sync-bench: \(services) Services × \(endpointCount) endpoints")
 if ProcessInfo.processInfo.environment["NFT_BENCH_PHASES"] != nil {
     // Where a full sync's time goes, in a scratch namespace: rendering, the batch, the kernel.
-    let scratch = "skp-bscratch-\(suffix)"
     sh(["ip", "netns", "add", scratch])
     defer { sh(["ip", "netns", "del", scratch]) }
     let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.180.0.0/16")!])
@@ -147,11 +160,41 @@ var report: SyncReport?
 let cpuBefore = threadCPU(), usBefore = threadUserSys()
 let full = try clock.measure { report = try backend.sync(snapshot, changes: nil) }
 let fullCPU = threadCPU() - cpuBefore, usAfter = threadUserSys()
-print(String(format: "full sync CPU: %.0f ms user (render, encode), %.0f ms system (kernel)", usAfter.user - usBefore.user, usAfter.sys - usBefore.sys))
+print(String(format: "full sync CPU: %.0f ms user (render, encode), %.0f ms system (kernel, %.0f %%)", usAfter.user - usBefore.user,
+             usAfter.sys - usBefore.sys, 100 * (usAfter.sys - usBefore.sys) / (usAfter.user - usBefore.user + usAfter.sys - usBefore.sys)))
 print(String(format: "full sync:        %8.1f ms wall, %8.1f ms CPU  %6.1f MiB sent  %7d rules  peak RSS %.0f MiB (%.0f before)",
              ms(full), fullCPU, Double(report!.bytesWritten) / 1_048_576, report!.rulesWritten, peakRSSMiB(), rssBefore))
 
-var times: [Double] = [], cpus: [Double] = [], bytes: [Int] = []
+/// Incremental syncs by kind: wall and CPU per sync, user and system CPU summed over the rounds
+/// (the split is sampled at the scheduler tick, so only sums over many syncs mean something), bytes.
+struct Samples {
+    var wall: [Double] = [], cpu: [Double] = [], bytes: [Int] = []
+    var user = 0.0, sys = 0.0
+
+    static func median<T: Comparable>(_ values: [T]) -> T { values.sorted()[values.count / 2] }
+
+    func line(_ kind: String) -> String {
+        let w = wall.sorted()
+        return String(format: "one-Service sync (%@): %8.2f ms wall median (%.2f min, %.2f max of %d), %.2f ms CPU median, kernel %.0f %%, %d bytes sent",
+                      kind, Self.median(wall), w.first!, w.last!, wall.count, Self.median(cpu), 100 * sys / max(user + sys, 1e-9), Self.median(bytes))
+    }
+}
+var samples: [String: Samples] = [:]
+/// Runs one incremental sync; recorded under `kind` unless `record` is false (the warm-up round).
+@MainActor func measuredSync(_ kind: String, record: Bool, _ to: ProxySnapshot, _ diff: SnapshotDiff) throws {
+    let c0 = threadCPU(), us0 = threadUserSys()
+    var r: SyncReport?
+    let t = try clock.measure { r = try backend.sync(to, changes: diff) }
+    let c1 = threadCPU(), us1 = threadUserSys()
+    precondition(!r!.full)
+    guard record else { return }
+    samples[kind, default: Samples()].wall.append(ms(t))
+    samples[kind]!.cpu.append(c1 - c0)
+    samples[kind]!.bytes.append(r!.bytesWritten)
+    samples[kind]!.user += us1.user - us0.user
+    samples[kind]!.sys += us1.sys - us0.sys
+}
+
 let rounds = Int(ProcessInfo.processInfo.environment["NFT_BENCH_ROUNDS"] ?? "21")!
 for round in 0..<rounds {
     let i = (round * 7919) % services
@@ -161,12 +204,7 @@ for round in 0..<rounds {
     list.remove(at: round % list.count)
     list.append(Endpoint(address: IPAddress("10.180.1.\(round % 250 + 2)")!, port: 8080, isLocal: false, nodeName: "x"))
     next.endpoints[name(i)] = list.sorted()
-    let diff = SnapshotDiff(from: snapshot, to: next, candidates: [name(i)])
-    var r: SyncReport?
-    let c0 = threadCPU()
-    let t = try clock.measure { r = try backend.sync(next, changes: diff) }
-    if round > 0 { times.append(ms(t)); cpus.append(threadCPU() - c0); bytes.append(r!.bytesWritten) }
-    precondition(!r!.full)
+    try measuredSync("an endpoint replaced", record: round > 0, next, SnapshotDiff(from: snapshot, to: next, candidates: [name(i)]))
     if round == rounds - 1 {
         // The user-space share of one such sync: render the Service port and diff it against the
         // applied model (the encode is a few KiB); the rest of the time is the kernel's commit.
@@ -185,14 +223,9 @@ for round in 0..<rounds {
     }
     snapshot = next
 }
-times.sort()
-cpus.sort()
-print(String(format: "one-Service sync (an endpoint replaced): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median  %d bytes sent",
-             times[times.count / 2], times.first!, times.last!, cpus[cpus.count / 2], bytes.sorted()[bytes.count / 2]))
 
 // A Service added, then its endpoint count changed (N to N+1: a new pick chain only the first
 // time, map elements after).
-var ruleTimes: [String: [Double]] = [:], ruleCPUs: [String: [Double]] = [:]
 for round in 0..<rounds {
     let extra = name(services + round)
     var next = snapshot
@@ -201,34 +234,21 @@ for round in 0..<rounds {
     next.endpoints[extra] = eps[name(0)]
     var grown = next
     grown.endpoints[extra]!.append(Endpoint(address: IPAddress("10.180.2.\(round % 250 + 2)")!, port: 8080, isLocal: false, nodeName: "y"))
-    for (kind, from, to) in [("Service added", snapshot, next), ("endpoint added", next, grown)] {
-        let c0 = threadCPU()
-        let t = try clock.measure { _ = try backend.sync(to, changes: SnapshotDiff(from: from, to: to, candidates: [extra])) }
-        if round > 0 { ruleTimes[kind, default: []].append(ms(t)); ruleCPUs[kind, default: []].append(threadCPU() - c0) }
-    }
+    try measuredSync("Service added", record: round > 0, next, SnapshotDiff(from: snapshot, to: next, candidates: [extra]))
+    try measuredSync("endpoint added", record: round > 0, grown, SnapshotDiff(from: next, to: grown, candidates: [extra]))
     snapshot = grown
-}
-for kind in ["Service added", "endpoint added"] {
-    let t = ruleTimes[kind]!.sorted(), c = ruleCPUs[kind]!.sorted()
-    print(String(format: "one-Service sync (%@): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median",
-                 kind, t[t.count / 2], t.first!, t.last!, c[c.count / 2]))
 }
 
 // One Service deleted (and added back, unmeasured, so the next round deletes another).
-var deleteTimes: [Double] = [], deleteCPUs: [Double] = []
 for round in 0..<rounds {
     let i = (round * 6151 + 1) % services
     var next = snapshot
     next.servicePorts[name(i)] = nil
     next.endpoints[name(i)] = nil
-    let c0 = threadCPU()
-    let t = try clock.measure { _ = try backend.sync(next, changes: SnapshotDiff(from: snapshot, to: next, candidates: [name(i)])) }
-    if round > 0 { deleteTimes.append(ms(t)); deleteCPUs.append(threadCPU() - c0) }
+    try measuredSync("Service deleted", record: round > 0, next, SnapshotDiff(from: snapshot, to: next, candidates: [name(i)]))
     _ = try backend.sync(snapshot, changes: SnapshotDiff(from: next, to: snapshot, candidates: [name(i)]))
 }
-deleteTimes.sort(); deleteCPUs.sort()
-print(String(format: "one-Service sync (Service deleted): %8.2f ms wall median (%.2f min, %.2f max of \(rounds - 1)), %.2f ms CPU median",
-             deleteTimes[deleteTimes.count / 2], deleteTimes.first!, deleteTimes.last!, deleteCPUs[deleteCPUs.count / 2]))
+for kind in ["an endpoint replaced", "Service added", "endpoint added", "Service deleted"] { print(samples[kind]!.line(kind)) }
 print(String(format: "peak RSS at the end: %.0f MiB", peakRSSMiB()))
 let chainCount = sh(["ip", "netns", "exec", node, "nft", "list", "chains", "ip"]).split(separator: "\n").count { $0.contains("chain ") }
 print("chains in our table: \(chainCount)")
@@ -250,6 +270,9 @@ for i in [0, services - 1] {
     let out = sh(["ip", "netns", "exec", client, "python3", "-c", connect, "\(clusterIP(i))", "200"]).split(separator: " ")
     print("connect to Service #\(i + 1) (\(clusterIP(i))): median \(out[0]) µs, p90 \(out[1].trimmingCharacters(in: .whitespacesAndNewlines)) µs (200 connects)")
 }
-let listed = sh(["ip", "netns", "exec", node, "nft", "list", "table", "ip", "swift-kube-proxy"])
-print("nft list table: \(listed.split(separator: "\n").count) lines")
-if ProcessInfo.processInfo.environment["NFT_BENCH_LIST"] != nil { print(listed) }
+// Reading a million elements back takes `nft` tens of seconds: above 20,000 Services only on request.
+if services <= 20_000 || ProcessInfo.processInfo.environment["NFT_BENCH_LIST"] != nil {
+    let listed = sh(["ip", "netns", "exec", node, "nft", "list", "table", "ip", "swift-kube-proxy"])
+    print("nft list table: \(listed.split(separator: "\n").count) lines")
+    if ProcessInfo.processInfo.environment["NFT_BENCH_LIST"] != nil { print(listed) }
+}
