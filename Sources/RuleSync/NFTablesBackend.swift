@@ -138,7 +138,7 @@ public final class NFTablesBackend: RuleSyncBackend {
 
         // Each Service port planned as it is rendered, as `ForwardingPlan` would plan it.
         var noLocalInternal: Set<ServicePortName> = [], noLocalExternal: Set<ServicePortName> = []
-        let ruleset = NFTablesRuleset(nodePorts: ForwardingPlan.nodePortScope(config: config, family: family),
+        let ruleset = NFTablesRuleset(nodePorts: ForwardingPlan.nodePortScope(config: config, node: snapshot.node, family: family),
                                       names: snapshot.servicePorts.keys.sorted(), renderer: renderer) { name in
             guard let plan = ServiceForwardingPlan(service: snapshot.servicePorts[name]!, endpoints: snapshot.endpoints[name] ?? [],
                                                    node: snapshot.node, config: config, family: family) else { return nil }
