@@ -36,6 +36,8 @@ extension NFTCommand {
                 if element.timeout != nil && !timeouts { return "element timeout needs a set with flags timeout" }
             }
             return nil
+        case .destroyElements(let set, let elements):
+            return NFTCommand.deleteElements(set, elements).validationFailure
         }
     }
 
