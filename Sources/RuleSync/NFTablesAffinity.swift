@@ -15,7 +15,8 @@ import Glibc
 /// `affinity-remember-T`, which `update`s the map with the DNAT's target (`ip daddr . th dport`) when
 /// that is still an endpoint of the frontend (`@affinity-endpoints`), or else deletes the client's
 /// entry and drops the packet: a stale entry (its endpoint removed) is gone, and the client's retry
-/// picks again. Every rule is plain nft syntax (`nft list` prints it and reads it back).
+/// picks again (a backstop: a sync deletes a removed endpoint's entries first, `NFTablesStaleAffinity`).
+/// Every rule is plain nft syntax (`nft list` prints it and reads it back).
 /// The maps are never flushed by a sync, so clients keep their endpoint.
 extension NFTablesRenderer {
     /// The timed map of a pick kind and timeout (`client . frontend : endpoint . port`).

@@ -28,7 +28,7 @@ extension NFTConnection: NFTablesTransport {}
 ///
 /// It keeps the last applied model in memory. A normal sync sends only what changed: the chains
 /// of changed Service ports (flushed and refilled), their map elements, and deletes of their stale
-/// chains and sets; it never reads the table. A full sync (`changes == nil`, the first sync, a
+/// chains and sets; it reads the table only to delete a removed endpoint's affinity entries. A full sync (`changes == nil`, the first sync, a
 /// node change, or the sync after any failure) re-asserts everything: table, chains, rules, every
 /// map's elements, and removes stale chains and sets of ours. At adoption (the first sync of this
 /// process) and after a failure it lists our table's chain and set names to find those. A failed

@@ -14,11 +14,21 @@ import Testing
             var batches: [NFTBatch] = []
             var dumps: [String] = []
             var entries: [String: [NFTSetElement]] = [:]
+            /// As a kernel before 6.3: `NFT_MSG_DESTROYSETELEM` is refused.
+            var refusesDestroy = false
         }
 
         let state = Mutex(State())
 
-        func apply(_ batch: NFTBatch) throws -> Int { state.withLock { $0.batches.append(batch) }; return 1 }
+        func apply(_ batch: NFTBatch) throws -> Int {
+            try state.withLock { s in
+                if s.refusesDestroy, let index = batch.commands.firstIndex(where: { if case .destroyElements = $0 { true } else { false } }) {
+                    throw NFTError.commandFailed(index: index, command: batch.commands[index].description, errno: 22)
+                }
+                s.batches.append(batch)
+                return 1
+            }
+        }
         func contents(of table: NFTTable) throws -> NFTTableContents? { nil }
         func deleteTableIfPresent(_ table: NFTTable) throws -> Bool { false }
         func elements(of set: NFTSet) throws -> [NFTSetElement]? {
@@ -65,6 +75,26 @@ import Testing
         let destroys = batches.last!.commands.compactMap { if case .destroyElements(let map, let elements) = $0 { (map.name, elements) } else { nil } }
         #expect(destroys.map(\.0) == ["affinity-100"])
         #expect(destroys.first?.1 == [entry("10.9.0.2", "10.180.0.2")])
+    }
+
+    @Test func aKernelWithoutDestroyElementIsAskedOnceAndSyncsGoOn() throws {
+        let transport = DumpingTransport()
+        let backend = NFTablesBackend(config: F.config, families: [.ipv4], transport: transport)
+        transport.state.withLock {
+            $0.entries["affinity-100"] = [entry("10.9.0.2", "10.180.0.2"), entry("10.9.0.3", "10.180.0.3")]
+            $0.refusesDestroy = true
+        }
+        let steps = [snapshot(["10.180.0.1", "10.180.0.2", "10.180.0.3"]), snapshot(["10.180.0.1", "10.180.0.3"]), snapshot(["10.180.0.1"])]
+        _ = try backend.sync(steps[0], changes: nil)
+        for (last, next) in zip(steps, steps.dropFirst()) {
+            let report = try backend.sync(next, changes: SnapshotDiff(from: last, to: next))
+            #expect(!report.full)
+        }
+        // One refused probe, then no destroy and no further dump: the datapath check does it.
+        let (dumps, batches) = transport.state.withLock { ($0.dumps, $0.batches) }
+        #expect(dumps == ["affinity-100"])
+        #expect(batches.count == 3)
+        #expect(!batches.contains { $0.commands.contains { if case .destroyElements = $0 { true } else { false } } })
     }
 
     @Test func anEntryIsStaleWhenItsFrontendOrItsEndpointIsGone() throws {
