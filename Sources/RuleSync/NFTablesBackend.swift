@@ -170,7 +170,7 @@ public final class NFTablesBackend: RuleSyncBackend {
             // adoption) of any endpoint the table's Services no longer have.
             let kept = ruleset.affinityMaps.filter { existingSets.contains($0.name) }
             let stale = fs.applied.map { applied in
-                NFTablesStaleAffinity(names: Set(applied.services.keys).union(ruleset.services.keys),
+                NFTablesStaleAffinity(names: Array(applied.services.keys) + ruleset.services.keys.filter { applied.services[$0] == nil },
                                       before: { applied.services[$0] }, after: { ruleset.services[$0] })
             } ?? NFTablesStaleAffinity(adopting: kept.map(\.name), services: ruleset.services.values)
             if !stale.isEmpty {

@@ -117,6 +117,24 @@ import Testing
         #expect(adopting.stale(entries, of: map) == [entries[0]])
     }
 
+    @Test func ipv6EntriesAreReadWithTheirLongerClientAndEndpoint() throws {
+        let renderer = NFTablesRenderer(config: F.config, family: .ipv6)
+        func rules(_ endpoints: [String]) throws -> NFTablesServiceRules {
+            let plan = try #require(ServiceForwardingPlan(service: F.service(web, "fd00::41", affinity: .clientIP(timeoutSeconds: 100)),
+                                                          endpoints: endpoints.map { F.endpoint($0) }, node: F.node, config: F.config, family: .ipv6))
+            return renderer.serviceRules(plan)
+        }
+        func entry(_ client: String, _ endpoint: String) -> NFTSetElement {
+            NFTSetElement(key: .concat(NFTValue(ipv6: client)!, NFTValue(ipv6: "fd00::41")!, .proto(.tcp), .port(80)),
+                          value: .data(.concat(NFTValue(ipv6: endpoint)!, .port(8080))))
+        }
+        let map = NFTablesRenderer.affinityMap(nodePort: false, seconds: 100, in: renderer.table)
+        let entries = [entry("fd09::1", "fd01::1"), entry("fd09::2", "fd01::2")]
+        let before = try rules(["fd01::1", "fd01::2"])
+        let stale = NFTablesStaleAffinity(names: [web], before: { _ in before }, after: { _ in try? rules(["fd01::2"]) })
+        #expect(stale.stale(entries, of: map) == [entries[0]])
+    }
+
     @Test func aDumpMessageParses() {
         func attribute(_ type: UInt16, _ payload: [UInt8]) -> [UInt8] {
             let length = UInt16(4 + payload.count)
