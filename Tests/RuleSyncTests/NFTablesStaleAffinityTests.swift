@@ -97,13 +97,17 @@ import Testing
         #expect(!batches.contains { $0.commands.contains { if case .destroyElements = $0 { true } else { false } } })
     }
 
+    /// The rules of `web` with affinity (timeout 100) on `clusterIP` and `endpoints`.
+    func affinityRules(_ renderer: NFTablesRenderer, _ clusterIP: String, _ endpoints: [String]) throws -> NFTablesServiceRules {
+        let plan = try #require(ServiceForwardingPlan(service: F.service(web, clusterIP, affinity: .clientIP(timeoutSeconds: 100)),
+                                                      endpoints: endpoints.map { F.endpoint($0) }, node: F.node, config: F.config,
+                                                      family: renderer.family))
+        return renderer.serviceRules(plan)
+    }
+
     @Test func anEntryIsStaleWhenItsFrontendOrItsEndpointIsGone() throws {
         let renderer = NFTablesRenderer(config: F.config, family: .ipv4)
-        func rules(_ endpoints: [String]) throws -> NFTablesServiceRules {
-            let plan = try #require(ServiceForwardingPlan(service: F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 100)),
-                                                          endpoints: endpoints.map { F.endpoint($0) }, node: F.node, config: F.config, family: .ipv4))
-            return renderer.serviceRules(plan)
-        }
+        func rules(_ endpoints: [String]) throws -> NFTablesServiceRules { try affinityRules(renderer, "172.30.0.41", endpoints) }
         let map = NFTablesRenderer.affinityMap(nodePort: false, seconds: 100, in: renderer.table)
         let entries = [entry("10.9.0.1", "10.180.0.1"), entry("10.9.0.2", "10.180.0.2")]
         let before = try rules(["10.180.0.1", "10.180.0.2"])
@@ -119,11 +123,7 @@ import Testing
 
     @Test func ipv6EntriesAreReadWithTheirLongerClientAndEndpoint() throws {
         let renderer = NFTablesRenderer(config: F.config, family: .ipv6)
-        func rules(_ endpoints: [String]) throws -> NFTablesServiceRules {
-            let plan = try #require(ServiceForwardingPlan(service: F.service(web, "fd00::41", affinity: .clientIP(timeoutSeconds: 100)),
-                                                          endpoints: endpoints.map { F.endpoint($0) }, node: F.node, config: F.config, family: .ipv6))
-            return renderer.serviceRules(plan)
-        }
+        func rules(_ endpoints: [String]) throws -> NFTablesServiceRules { try affinityRules(renderer, "fd00::41", endpoints) }
         func entry(_ client: String, _ endpoint: String) -> NFTSetElement {
             NFTSetElement(key: .concat(NFTValue(ipv6: client)!, NFTValue(ipv6: "fd00::41")!, .proto(.tcp), .port(80)),
                           value: .data(.concat(NFTValue(ipv6: endpoint)!, .port(8080))))
