@@ -16,6 +16,9 @@ public enum NFTCommand: Sendable, Hashable, CustomStringConvertible {
     case flushSet(NFTSet)
     case addElements(NFTSet, [NFTSetElement])
     case deleteElements(NFTSet, [NFTSetElement])
+    /// Deletes the elements that are there and ignores those that are not (`NFT_MSG_DESTROYSETELEM`,
+    /// Linux 6.3): for entries of a timed map that may expire before the batch is committed.
+    case destroyElements(NFTSet, [NFTSetElement])
 
     /// The command as `nft` would read it; error messages name commands this way.
     public var description: String {
@@ -37,6 +40,7 @@ public enum NFTCommand: Sendable, Hashable, CustomStringConvertible {
         case .flushSet(let set): "flush \(set.isMap ? "map" : "set") \(set.table) \(set.name)"
         case .addElements(let set, let elements): "add element \(set.table) \(set.name) { \(elements.count) element\(elements.count == 1 ? "" : "s") }"
         case .deleteElements(let set, let elements): "delete element \(set.table) \(set.name) { \(elements.count) element\(elements.count == 1 ? "" : "s") }"
+        case .destroyElements(let set, let elements): "destroy element \(set.table) \(set.name) { \(elements.count) element\(elements.count == 1 ? "" : "s") }"
         }
     }
 }

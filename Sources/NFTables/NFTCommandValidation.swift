@@ -37,6 +37,8 @@ extension NFTCommand {
                 if elements[i].timeout != nil && !timeouts { return "element timeout needs a set with flags timeout" }
             }
             return nil
+        case .destroyElements(let set, let elements):
+            return NFTCommand.deleteElements(set, elements).validationFailure
         }
     }
 

@@ -82,6 +82,11 @@ public final class NFTConnection: Sendable {
         }
     }
 
+    /// Runs a read request on the socket with the connection's sequence numbers (`NFTSetElementDump.swift`).
+    func withSocket<T: Sendable>(_ body: (NetlinkSocket, inout UInt32) throws(NFTError) -> T) throws(NFTError) -> T {
+        try state.withLock { (state: inout State) throws(NFTError) -> T in try body(state.socket, &state.sequence) }
+    }
+
     /// Deletes `table` if it exists; other tables are never touched. Returns whether it existed.
     /// One transaction: a table that is not there is not an error here.
     @discardableResult

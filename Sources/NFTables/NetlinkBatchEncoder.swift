@@ -130,6 +130,8 @@ enum NetlinkBatchEncoder {
             encodeElements(elements, of: ElementLayout(set), table: set.table, setName: set.name, setID: nil, type: NFT_MSG_NEWSETELEM, flags: create, into: &writer)
         case .deleteElements(let set, let elements):
             encodeElements(elements, of: ElementLayout(set), table: set.table, setName: set.name, setID: nil, type: NFT_MSG_DELSETELEM, flags: 0, into: &writer)
+        case .destroyElements(let set, let elements):
+            encodeElements(elements, of: ElementLayout(set), table: set.table, setName: set.name, setID: nil, type: NFTSetElementDump.destroySetElement, flags: 0, into: &writer)
         }
     }
 

@@ -1,5 +1,8 @@
 import NFTables
 import ProxyModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// ClientIP session affinity without a chain per Service or endpoint (issue #10 step 2).
 ///
@@ -12,7 +15,8 @@ import ProxyModel
 /// `affinity-remember-T`, which `update`s the map with the DNAT's target (`ip daddr . th dport`) when
 /// that is still an endpoint of the frontend (`@affinity-endpoints`), or else deletes the client's
 /// entry and drops the packet: a stale entry (its endpoint removed) is gone, and the client's retry
-/// picks again. Every rule is plain nft syntax (`nft list` prints it and reads it back).
+/// picks again (a backstop: a sync deletes a removed endpoint's entries first, `NFTablesStaleAffinity`).
+/// Every rule is plain nft syntax (`nft list` prints it and reads it back).
 /// The maps are never flushed by a sync, so clients keep their endpoint.
 extension NFTablesRenderer {
     /// The timed map of a pick kind and timeout (`client . frontend : endpoint . port`).
@@ -160,6 +164,102 @@ extension NFTablesRenderer {
             let element = NFTSetElement(key: .concat(frontend, Self.value(ep.address), .port(UInt16(ep.port))))
             // A Local-policy frontend picks from its local endpoints and (short-circuits) from all.
             if !(out.elements[set]?.contains(element) ?? false) { out.add(element, to: set) }
+        }
+    }
+}
+
+/// The entries of the timed affinity maps a sync makes stale: those of a frontend that left a map
+/// (its Service port gone, its affinity or timeout changed) and those that point to an endpoint the
+/// frontend no longer has. They go (`destroy element`) in the sync's own transaction, read with one
+/// `GETSETELEM` dump per affected map just before; only a sync that removes something dumps.
+/// Entries made between the dump and the commit are left to the datapath's check (`affinityRememberChain`).
+struct NFTablesStaleAffinity: Sendable, Equatable {
+    private typealias N = NFTablesNames
+    /// Per timed map: the frontends whose entries are checked; nil: every entry (adopting a table).
+    var checked: [String: Set<NFTValue>?] = [:]
+    /// Per timed map: `frontend . endpoint . port` a checked frontend's entry may still point to.
+    var valid: [String: Set<NFTValue>] = [:]
+
+    var isEmpty: Bool { checked.isEmpty }
+
+    /// What changes from `before` to `after` for Service ports in `names` (an incremental sync's
+    /// changed ones, or every one at a full sync).
+    init(names: some Sequence<ServicePortName>, before: (ServicePortName) -> NFTablesServiceRules?, after: (ServicePortName) -> NFTablesServiceRules?) {
+        var lost: [String: Set<NFTValue>] = [:]
+        for name in names {
+            let old = before(name).map(Self.entries) ?? [:]
+            let new = after(name).map(Self.entries) ?? [:]
+            // Valid whatever lost them: a frontend may move to another Service port in one sync.
+            for (map, now) in new { valid[map, default: []].formUnion(now.endpoints) }
+            for (map, was) in old {
+                let now = new[map] ?? ([], [])
+                var gone = was.frontends.subtracting(now.frontends)
+                let length = was.frontends.first?.bytes.count ?? 0
+                for endpoint in was.endpoints.subtracting(now.endpoints) { gone.insert(NFTValue(bytes: Array(endpoint.bytes.prefix(length)))) }
+                if !gone.isEmpty { lost[map, default: []].formUnion(gone) }
+            }
+        }
+        for (map, frontends) in lost { checked[map] = .some(frontends) }
+    }
+
+    /// At adoption (the table was there before this process): every entry of `maps` checked against `services`.
+    init(adopting maps: some Sequence<String>, services: some Sequence<NFTablesServiceRules>) {
+        for map in maps { checked[map] = .some(nil) }
+        for rules in services {
+            for (map, now) in Self.entries(rules) where checked[map] != nil { valid[map, default: []].formUnion(now.endpoints) }
+        }
+    }
+
+    /// Per timed map, one Service port's affinity frontends and their `frontend . endpoint . port`.
+    static func entries(_ rules: NFTablesServiceRules) -> [String: (frontends: Set<NFTValue>, endpoints: Set<NFTValue>)] {
+        var result: [String: (frontends: Set<NFTValue>, endpoints: Set<NFTValue>)] = [:]
+        for pick in rules.picks where pick.isAffinityRemember {
+            let frontends = Set((rules.elements[pick.nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends] ?? [])
+                .filter { $0.value == .verdict(.goto(pick.chainName)) }.map(\.key))
+            guard let length = frontends.first?.bytes.count else { continue }
+            let endpoints = (rules.elements[pick.nodePort ? N.nodePortAffinityEndpoints : N.affinityEndpoints] ?? [])
+                .map(\.key).filter { frontends.contains(NFTValue(bytes: Array($0.bytes.prefix(length)))) }
+            result[N.affinityMap(nodePort: pick.nodePort, seconds: pick.affinitySeconds!)] = (frontends, Set(endpoints))
+        }
+        return result
+    }
+
+    /// The entries of `map` (as dumped: `client . frontend : endpoint . port`) that are stale.
+    func stale(_ entries: [NFTSetElement], of map: NFTSet) -> [NFTSetElement] {
+        guard let checked = checked[map.name] else { return [] }
+        let clientLength = map.table.family == .ip6 ? 16 : 4
+        let valid = valid[map.name] ?? []
+        return entries.filter { entry in
+            let frontend = Array(entry.key.bytes.dropFirst(clientLength))
+            if let checked, !checked.contains(NFTValue(bytes: frontend)) { return false }
+            guard case .data(let target) = entry.value else { return true }
+            return !valid.contains(NFTValue(bytes: frontend + target.bytes))
+        }
+    }
+
+    /// `destroy element` commands for the stale entries of those of `maps` this covers, one dump
+    /// each; none when the kernel has no `destroy element` (before 6.3, `destroys` false: asked once
+    /// with a destroy of an element that is not there; the datapath's check then does it all).
+    func commands(maps: [NFTSet], transport: any NFTablesTransport, destroys: inout Bool?) throws -> [NFTCommand] {
+        var commands: [NFTCommand] = []
+        for map in maps where checked[map.name] != nil && destroys != false {
+            let stale = stale(try transport.elements(of: map) ?? [], of: map)
+            guard !stale.isEmpty else { continue }
+            if destroys == nil { destroys = try Self.kernelDestroys(map, transport: transport) }
+            if destroys == true { commands.append(.destroyElements(map, stale)) }
+        }
+        return commands
+    }
+
+    /// Whether the kernel takes `destroy element`: one that is not there succeeds on 6.3 and later.
+    private static func kernelDestroys(_ map: NFTSet, transport: any NFTablesTransport) throws -> Bool {
+        var absent = NFTSetElement(key: NFTValue(bytes: Array(repeating: 0, count: map.keyType.length)))
+        if case .data(let type) = map.mapping { absent.value = .data(NFTValue(bytes: Array(repeating: 0, count: type.length))) }
+        do {
+            _ = try transport.apply(NFTBatch([.destroyElements(map, [absent])]))
+            return true
+        } catch NFTError.commandFailed(_, _, let code) where code == EINVAL || code == EOPNOTSUPP {
+            return false
         }
     }
 }

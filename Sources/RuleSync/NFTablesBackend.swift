@@ -11,6 +11,14 @@ public protocol NFTablesTransport: Sendable {
     func contents(of table: NFTTable) throws -> NFTTableContents?
     /// Deletes one table if it exists.
     func deleteTableIfPresent(_ table: NFTTable) throws -> Bool
+    /// Elements of a named set (keys and data), nil if it does not exist.
+    func elements(of set: NFTSet) throws -> [NFTSetElement]?
+}
+
+extension NFTablesTransport {
+    /// The elements of a named set, nil if it does not exist (`NFTSetElementDump.swift`); a
+    /// transport that cannot read has none.
+    public func elements(of set: NFTSet) throws -> [NFTSetElement]? { nil }
 }
 
 extension NFTConnection: NFTablesTransport {}
@@ -20,7 +28,7 @@ extension NFTConnection: NFTablesTransport {}
 ///
 /// It keeps the last applied model in memory. A normal sync sends only what changed: the chains
 /// of changed Service ports (flushed and refilled), their map elements, and deletes of their stale
-/// chains and sets; it never reads the table. A full sync (`changes == nil`, the first sync, a
+/// chains and sets; it reads the table only to delete a removed endpoint's affinity entries. A full sync (`changes == nil`, the first sync, a
 /// node change, or the sync after any failure) re-asserts everything: table, chains, rules, every
 /// map's elements, and removes stale chains and sets of ours. At adoption (the first sync of this
 /// process) and after a failure it lists our table's chain and set names to find those. A failed
@@ -46,6 +54,8 @@ public final class NFTablesBackend: RuleSyncBackend {
         var needsListing = true
         /// A full sync failed: recreate affinity sets whose definition may be what broke it.
         var recreateAffinitySets = false
+        /// Whether the kernel has `destroy element` (nil: not asked yet; `NFTablesStaleAffinity`).
+        var destroysElements: Bool?
         var totalRules = 0
         var noLocalInternal: Set<ServicePortName> = []
         var noLocalExternal: Set<ServicePortName> = []
@@ -122,7 +132,12 @@ public final class NFTablesBackend: RuleSyncBackend {
                 }
                 rendered[name] = .some(rules)
             }
-            let t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, renderer: renderer)
+            var t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, renderer: renderer)
+            // Affinity entries of removed endpoints go in the same transaction (`NFTablesAffinity.swift`).
+            let stale = NFTablesStaleAffinity(names: rendered.keys, before: { fs.applied!.services[$0] }, after: { rendered[$0] ?? nil })
+            if !stale.isEmpty {
+                for c in try stale.commands(maps: fs.applied!.affinityMaps, transport: transport, destroys: &fs.destroysElements) { t.batch.append(c) }
+            }
             let bytes = try transport.apply(t.batch)
             var ruleDelta = 0
             for (name, rules) in rendered {
@@ -156,8 +171,20 @@ public final class NFTablesBackend: RuleSyncBackend {
             existingChains = applied.chainNames
             existingSets = applied.setNames
         }
-        let t = NFTablesTransaction.full(ruleset, existingChains: existingChains, existingSets: existingSets,
+        var t = NFTablesTransaction.full(ruleset, existingChains: existingChains, existingSets: existingSets,
                                          recreateAffinitySets: fs.recreateAffinitySets)
+        if !fs.recreateAffinitySets {
+            // Kept affinity maps lose the entries of endpoints removed since the last sync, or (at
+            // adoption) of any endpoint the table's Services no longer have.
+            let kept = ruleset.affinityMaps.filter { existingSets.contains($0.name) }
+            let stale = fs.applied.map { applied in
+                NFTablesStaleAffinity(names: Array(applied.services.keys) + ruleset.services.keys.filter { applied.services[$0] == nil },
+                                      before: { applied.services[$0] }, after: { ruleset.services[$0] })
+            } ?? NFTablesStaleAffinity(adopting: kept.map(\.name), services: ruleset.services.values)
+            if !stale.isEmpty {
+                for c in try stale.commands(maps: kept, transport: transport, destroys: &fs.destroysElements) { t.batch.append(c) }
+            }
+        }
         let bytes = try transport.apply(t.batch)
         fs.applied = ruleset
         fs.needsFull = false
