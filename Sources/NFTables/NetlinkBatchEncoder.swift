@@ -44,7 +44,7 @@ enum NetlinkBatchEncoder {
         var size = 4096
         for command in batch.commands {
             switch command {
-            case .addElements(let set, let elements), .deleteElements(let set, let elements):
+            case .addElements(let set, let elements), .deleteElements(let set, let elements), .destroyElements(let set, let elements):
                 let perMessage = 64 + set.name.utf8.count + set.table.name.utf8.count
                 size += (elements.count / elementsPerMessage + 1) * perMessage
                 for i in elements.indices { size += ElementWriter.maximumSize(elements[i]) * (elements[i].keyEnd == nil ? 1 : 2) }
