@@ -1,7 +1,8 @@
 import NFTables
 import ProxyModel
 
-/// Turns forwarding plans into our nftables ruleset: kube-proxy's nftables layout, in our own table.
+/// Turns forwarding plans into our flat nftables ruleset: kube-proxy's hooks, priorities and map
+/// names, in our own table, with no chain per Service or endpoint.
 /// Pure: the same plan always gives the same model, so tests trace packets through it without root.
 ///
 /// New connections are dispatched by verdict maps keyed by `daddr . l4proto . dport` (and
