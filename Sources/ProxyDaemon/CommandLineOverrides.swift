@@ -78,8 +78,7 @@ public struct CommandLineOverrides: Sendable, Equatable {
         if let serviceClusterIPRange { config.serviceCIDRs = try cidrs("service-cluster-ip-range", serviceClusterIPRange) }
         if let nodeIP = self.bindAddress {
             guard let ip = IPAddress(sloppy: nodeIP) else { throw fail("bind-address", "\"\(nodeIP)\" is not an IP address") }
-            let unspecified = ip == IPAddress(ipv4: 0) || ip == IPAddress(ipv6High: 0, low: 0)
-            config.nodeIPOverride = unspecified ? [] : [ip]
+            config.nodeIPOverride = ip.isUnspecified ? [] : [ip]
         }
         return []
     }

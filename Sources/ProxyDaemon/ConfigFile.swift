@@ -231,21 +231,29 @@ struct ConfigMapping {
         return first...last
     }
 
+    /// The entries of a list-valued key, each with its node for errors: a YAML list of strings or,
+    /// where `commaSeparated`, one string of entries separated by commas (as the flags take them).
+    private func entries(_ key: String, _ node: Node, commaSeparated: Bool = true, each: String,
+                         expected: String) throws(ConfigError) -> [(String, Node)] {
+        switch node {
+        case .sequence(let seq):
+            var items: [(String, Node)] = []
+            for item in seq {
+                guard case .scalar(let s) = item else { throw error(key, item, each) }
+                items.append((s.string, item))
+            }
+            return items
+        case .scalar(let s) where commaSeparated:
+            return s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
+        default:
+            throw error(key, node, expected)
+        }
+    }
+
     /// A list of addresses or CIDRs (a single string is taken as a comma-separated list, as the flag is).
     mutating func cidrs(_ key: String) throws(ConfigError) -> [CIDR]? {
         guard let node = value(key) else { return nil }
-        var items: [(String, Node)] = []
-        switch node {
-        case .sequence(let seq):
-            for item in seq {
-                guard case .scalar(let s) = item else { throw error(key, item, "expected an address or CIDR") }
-                items.append((s.string, item))
-            }
-        case .scalar(let s):
-            items = s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
-        default:
-            throw error(key, node, "expected a list of addresses or CIDRs")
-        }
+        let items = try entries(key, node, each: "expected an address or CIDR", expected: "expected a list of addresses or CIDRs")
         var result: [CIDR] = []
         for (text, item) in items {
             guard let cidr = CIDR(text) else { throw error(key, item, "\"\(text)\" is not an IP address or CIDR") }
@@ -260,20 +268,9 @@ struct ConfigMapping {
     /// unset, as in kube-proxy: the mode's default.
     mutating func nodePortAddresses(_ key: String, kubeProxy: Bool) throws(ConfigError) -> WrittenNodePortAddresses? {
         guard let node = value(key) else { return nil }
-        var items: [(String, Node)] = []
-        switch node {
-        case .scalar(let s) where s.string.isEmpty:
-            return nil
-        case .sequence(let seq):
-            for item in seq {
-                guard case .scalar(let s) = item else { throw error(key, item, "expected a CIDR or a keyword") }
-                items.append((s.string, item))
-            }
-        case .scalar(let s) where !kubeProxy:
-            items = s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
-        default:
-            throw error(key, node, "expected a list of CIDRs or keywords (primary, all, localhost)")
-        }
+        if case .scalar(let s) = node, s.string.isEmpty { return nil }
+        let items = try entries(key, node, commaSeparated: !kubeProxy, each: "expected a CIDR or a keyword",
+                                expected: "expected a list of CIDRs or keywords (primary, all, localhost)")
         if items.isEmpty { return nil }
         if let (_, item) = items.first(where: { $0.0 == "primary" }) {
             guard items.count == 1 else {
@@ -300,22 +297,11 @@ struct ConfigMapping {
     /// per family; 0.0.0.0 and :: are "no override", as kube-proxy reads them.
     mutating func nodeIPs(_ key: String) throws(ConfigError) -> [IPAddress]? {
         guard let node = value(key) else { return nil }
-        var items: [(String, Node)] = []
-        switch node {
-        case .sequence(let seq):
-            for item in seq {
-                guard case .scalar(let s) = item else { throw error(key, item, "expected an IP address") }
-                items.append((s.string, item))
-            }
-        case .scalar(let s):
-            items = s.string.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
-        default:
-            throw error(key, node, "expected a list of IP addresses")
-        }
+        let items = try entries(key, node, each: "expected an IP address", expected: "expected a list of IP addresses")
         var result: [IPAddress] = []
         for (text, item) in items {
             guard let ip = IPAddress(sloppy: text) else { throw error(key, item, "\"\(text)\" is not an IP address") }
-            if ip == IPAddress(ipv4: 0) || ip == IPAddress(ipv6High: 0, low: 0) { continue }
+            if ip.isUnspecified { continue }
             guard !result.contains(where: { $0.family == ip.family }) else {
                 throw error(key, item, "one address per family: \(text) is a second \(ip.isIPv4 ? "IPv4" : "IPv6") address")
             }

@@ -101,7 +101,7 @@ enum KubeProxyConfiguration {
             guard let ip = IPAddress(sloppy: bindText) else { throw top.error("bindAddress", "\"\(bindText)\" is not an IP address") }
             ipv6 = !ip.isIPv4
             // kube-proxy's node IP override: the primary address of its family (`nodePortAddresses: primary`).
-            if ip != IPAddress(ipv4: 0) && ip != IPAddress(ipv6High: 0, low: 0) { config.nodeIPOverride = [ip] }
+            if !ip.isUnspecified { config.nodeIPOverride = [ip] }
         }
         config.healthzBindAddress = try top.bindAddress("healthzBindAddress", port: healthzPort) ?? (ipv6 ? "[::]:10256" : "0.0.0.0:10256")
         config.metricsBindAddress = try top.bindAddress("metricsBindAddress", port: metricsPort) ?? (ipv6 ? "[::1]:10249" : "127.0.0.1:10249")

@@ -41,12 +41,13 @@ public struct ProxyDaemon: Sendable {
         // Until a Node object says otherwise, the primary addresses are the default route's.
         let startNode = NodeInfo(name: nodeName, addresses: LocalAddresses.current(), primaryAddresses: PrimaryNodeAddresses.detect())
         let store = ClusterStore(node: startNode)
-        let metrics = ProxyMetrics(families: NodeFamilies.detect())
+        let families = NodeFamilies.detect()
+        let metrics = ProxyMetrics(families: families)
         let untilNode = config.source == .kubernetes && config.servesNodePortsOnPrimary ? " (until the Node object names its addresses)" : ""
-        logger.info("NodePorts are served on \(config.nodePortAddressesDescription(node: startNode, families: NodeFamilies.detect()))\(untilNode)")
+        logger.info("NodePorts are served on \(config.nodePortAddressesDescription(node: startNode, families: families))\(untilNode)")
         Self.bootstrapMetricsSystem(metrics.registry)
         let source = try sourceOverride.map { $0(store) } ?? startSource(store: store, metrics: metrics)
-        let dataplane = try makeDataplane(metrics: metrics.sync, node: startNode)
+        let dataplane = try makeDataplane(metrics: metrics.sync, node: startNode, families: families)
         if let userspace = dataplane as? UserspaceDataplane {
             let perService = UserspaceMetrics(registry: metrics.registry, statistics: { userspace.proxy.statistics() },
                                               servicePort: UserspaceRules.servicePortLabel(ofRule:))
@@ -60,7 +61,7 @@ public struct ProxyDaemon: Sendable {
         var observers: [any SyncObserver] = []
         if dataplane.natsInKernel {
             // Only the rule modes follow the Node's primary address; the others keep what they took at start.
-            observers.append(NodePortAddressLog(config: config, startNode: startNode, families: NodeFamilies.detect(), logger: logger))
+            observers.append(NodePortAddressLog(config: config, startNode: startNode, families: families, logger: logger))
             observers.append(ConntrackCleaner(conntrack: try Conntrack(), metrics: metrics.sync, logger: logger))
         }
         observers.append(serviceHealth)
@@ -231,8 +232,7 @@ public struct ProxyDaemon: Sendable {
         public var description: String { "cleanup failed: " + failures.joined(separator: "; ") }
     }
 
-    private func makeDataplane(metrics: SyncMetrics?, node: NodeInfo) throws -> any Dataplane {
-        let families = NodeFamilies.detect()
+    private func makeDataplane(metrics: SyncMetrics?, node: NodeInfo, families: [ProxyModel.IPAddress.Family]) throws -> any Dataplane {
         if families == [.ipv4] { logger.info("IPv6 is off on this node: programming IPv4 only") }
         switch config.mode {
         case .userspace:

@@ -98,6 +98,9 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
     }
 
+    /// 0.0.0.0 or ::, "any address" (a bind address that names no node IP).
+    public var isUnspecified: Bool { self == IPAddress(ipv4: 0) || self == IPAddress(ipv6High: 0, low: 0) }
+
     public var description: String {
         switch family {
         case .ipv4:
