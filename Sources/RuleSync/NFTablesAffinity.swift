@@ -11,7 +11,7 @@ import Glibc
 /// DNAT to the client's entry in the map if it has one, else pick as `pick-N` does. The map is filled
 /// once the DNAT is known, from conntrack: the base chains `affinity-prerouting`/`-output` run just
 /// after the NAT chains and send a new DNATed connection of an affinity frontend
-/// (`ct original ip daddr . meta l4proto . ct original proto-dst vmap @affinity-frontends`) to
+/// (`ct original ip daddr . meta l4proto . ct original proto-dst @affinity-frontends-T`) to
 /// `affinity-remember-T`, which `update`s the map with the DNAT's target (`ip daddr . th dport`) when
 /// that is still an endpoint of the frontend (`@affinity-endpoints`), or else deletes the client's
 /// entry and drops the packet: a stale entry (its endpoint removed) is gone, and the client's retry
@@ -35,11 +35,10 @@ extension NFTablesRenderer {
         Set(picks.filter(\.isAffinityRemember)).sorted().map { affinityMap(nodePort: $0.nodePort, seconds: $0.affinitySeconds!, in: table) }
     }
 
-    /// The shared sets of affinity: which frontends remember, and the endpoints each may keep.
+    /// The shared sets of affinity: the endpoints each frontend may keep (the frontends are in
+    /// the dispatch sets of their remember chains, `NFTablesDispatch`).
     var affinitySets: [NFTSet] {
         [
-            .map(N.affinityFrontends, in: table, key: serviceKey, to: .verdict, comment: "affinity frontend : goto affinity-remember-T"),
-            .map(N.nodePortAffinityFrontends, in: table, key: Self.portKey, to: .verdict, comment: "affinity NodePort : goto nodeport-affinity-remember-T"),
             .set(N.affinityEndpoints, in: table, key: .concat(serviceKey, addressType, .inetService),
                  comment: "affinity frontend . endpoint . port: an entry for another endpoint is stale"),
             .set(N.nodePortAffinityEndpoints, in: table, key: .concat(Self.portKey, addressType, .inetService),
@@ -88,16 +87,28 @@ extension NFTablesRenderer {
     /// protocol from and then drop the `meta l4proto` as a mere dependency.
     static let protocols: [NFTProtocol] = [.tcp, .udp, .sctp]
 
-    /// The rules of `affinity-prerouting`/`-output`: new DNATed connections of affinity frontends
-    /// to their timeout's `affinity-remember-T`.
+    /// The rules of `affinity-prerouting`/`-output`: new DNATed connections to the dispatch chains
+    /// of affinity frontends (`NFTablesDispatch`), which send them to their timeout's
+    /// `affinity-remember-T`. Frontends by address first, then NodePorts, as the NAT chains decide;
+    /// a connection to a ClusterIP never counts as a NodePort's (a ClusterIP port may have a
+    /// NodePort's number, and the remember chain would take its endpoint for a stale one).
     func affinityBaseRules(_ chain: String) -> [NFTRule] {
-        [false, true].flatMap { nodePort in
-            let frontend = originalFrontend(nodePort: nodePort)
-            let map = nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends
-            let lookup = NFTStatement.expressions(load(frontend, from: 0) + [.lookup(.named(map), from: .r1, into: .verdict, inverted: false)],
-                                                  description: "\(nodePort ? "meta l4proto" : "ct original \(family == .ipv4 ? "ip" : "ip6") daddr . meta l4proto") . ct original proto-dst vmap @\(map)")
-            return Self.protocols.map { p in rule(chain, [.match(.l4proto, .proto(p)), .ctState(.new), .ctStatusDNAT(), lookup]) }
-        }
+        let clusterIP = NFTStatement.expressions(
+            [.ct(family == .ipv4 ? .originalDstIP : .originalDstIP6, into: .r1), .lookup(.named(N.clusterIPs), from: .r1, into: nil, inverted: true)],
+            description: "ct original \(family == .ipv4 ? "ip" : "ip6") daddr != @\(N.clusterIPs)")
+        return [
+            rule(chain, [.ctState(.new), .ctStatusDNAT(), .jump(NFTablesDispatch.affinityFrontends.chainName)]),
+            rule(chain, [.ctState(.new), .ctStatusDNAT(), clusterIP, .jump(NFTablesDispatch.nodePortAffinityFrontends.chainName)]),
+        ]
+    }
+
+    /// The rules of `affinity-frontends` (`nodeport-affinity-frontends`) for one timeout: the
+    /// connection's original frontend in `set` goes to `remember`, one rule per protocol.
+    func affinityDispatchRules(_ dispatch: NFTablesDispatch, set: String, to remember: NFTablesPick) -> [NFTRule] {
+        let frontend = originalFrontend(nodePort: dispatch.nodePort)
+        let lookup = NFTStatement.expressions(load(frontend, from: 0) + [.lookup(.named(set), from: .r1, into: nil, inverted: false)],
+                                              description: "\(dispatch.nodePort ? "meta l4proto" : "ct original \(family == .ipv4 ? "ip" : "ip6") daddr . meta l4proto") . ct original proto-dst @\(set)")
+        return Self.protocols.map { p in rule(dispatch.chainName, [.match(.l4proto, .proto(p)), lookup, .goto(remember.chainName)]) }
     }
 
     /// `affinity-pick-N-T` (and its local and NodePort kinds): the client's remembered endpoint, or a pick.
@@ -156,9 +167,9 @@ extension NFTablesRenderer {
                           into out: inout NFTablesServiceRules) {
         let remember = NFTablesPick.affinityRemember(nodePort: nodePort, seconds: seconds)
         if !out.picks.contains(remember) { out.picks.append(remember) }
-        let frontends = nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends
-        let verdict = NFTSetElement.verdict(frontend, .goto(remember.chainName), comment: comment)
-        if !(out.elements[frontends]?.contains(verdict) ?? false) { out.add(verdict, to: frontends) }
+        let frontends = NFTablesDispatch.dispatches(to: remember)[0].setName(remember)
+        let element = NFTSetElement(key: frontend, comment: comment)
+        if !(out.elements[frontends]?.contains(element) ?? false) { out.add(element, to: frontends) }
         let set = nodePort ? N.nodePortAffinityEndpoints : N.affinityEndpoints
         for ep in endpoints {
             let element = NFTSetElement(key: .concat(frontend, Self.value(ep.address), .port(UInt16(ep.port))))
@@ -214,8 +225,7 @@ struct NFTablesStaleAffinity: Sendable, Equatable {
     static func entries(_ rules: NFTablesServiceRules) -> [String: (frontends: Set<NFTValue>, endpoints: Set<NFTValue>)] {
         var result: [String: (frontends: Set<NFTValue>, endpoints: Set<NFTValue>)] = [:]
         for pick in rules.picks where pick.isAffinityRemember {
-            let frontends = Set((rules.elements[pick.nodePort ? N.nodePortAffinityFrontends : N.affinityFrontends] ?? [])
-                .filter { $0.value == .verdict(.goto(pick.chainName)) }.map(\.key))
+            let frontends = Set((rules.elements[NFTablesDispatch.dispatches(to: pick)[0].setName(pick)] ?? []).map(\.key))
             guard let length = frontends.first?.bytes.count else { continue }
             let endpoints = (rules.elements[pick.nodePort ? N.nodePortAffinityEndpoints : N.affinityEndpoints] ?? [])
                 .map(\.key).filter { frontends.contains(NFTValue(bytes: Array($0.bytes.prefix(length)))) }

@@ -49,17 +49,12 @@ public enum NFTablesNames {
     public static let serviceEndpointsCheck = "service-endpoints-check"
     public static let nodePortEndpointsCheck = "nodeport-endpoints-check"
     public static let clusterIPsCheck = "cluster-ips-check"
-    public static let rejectChain = "reject-chain"
     public static let markForMasquerade = "mark-for-masquerade"
     public static let masquerading = "masquerading"
 
     // Sets and maps.
     /// Every ClusterIP (`ip daddr @cluster-ips reject` for unknown ports).
     public static let clusterIPs = "cluster-ips"
-    /// `daddr . l4proto . dport : goto service-/external-…` for ClusterIPs, ExternalIPs, LB IPs.
-    public static let serviceIPs = "service-ips"
-    /// `l4proto . dport : goto external-…` for NodePorts.
-    public static let serviceNodePorts = "service-nodeports"
     /// `daddr . l4proto . dport` of LB IPs with `loadBalancerSourceRanges` (checked before DNAT).
     public static let firewallIPs = "firewall-ips"
     /// `daddr . l4proto . dport . saddr-range`: the sources each of those lets in.
@@ -71,38 +66,36 @@ public enum NFTablesNames {
     /// and, like pod sources, sent to every endpoint (`cluster-fallback-…`).
     public static let localPolicyIPs = "local-policy-ips"
     public static let localPolicyNodePorts = "local-policy-nodeports"
-    /// `frontend : goto pick-N` over all endpoints, for the policy-Local short-circuits.
-    public static let clusterFallbackIPs = "cluster-fallback-ips"
-    public static let clusterFallbackNodePorts = "cluster-fallback-nodeports"
     /// `daddr . l4proto . dport . slot : endpoint . port`, read by the `pick-` chains.
     public static let serviceEndpoints = "service-endpoints"
     /// `l4proto . dport . slot : endpoint . port`, read by the `nodeport-pick-` chains.
     public static let nodePortEndpoints = "nodeport-endpoints"
-    /// `daddr . l4proto . dport : goto reject-chain | drop` for frontends without (local) endpoints.
-    public static let noEndpointServices = "no-endpoint-services"
-    /// `l4proto . dport : goto reject-chain | drop` for NodePorts without (local) endpoints.
-    public static let noEndpointNodePorts = "no-endpoint-nodeports"
+    /// `daddr . l4proto . dport` of frontends without endpoints: refused (kube-proxy's
+    /// `no-endpoint-services` verdict map, as two plain sets: a `goto` element revalidates the table).
+    public static let noEndpointServicesReject = "no-endpoint-services-reject"
+    /// Frontends with a Local policy and no endpoint on this node: dropped.
+    public static let noEndpointServicesDrop = "no-endpoint-services-drop"
+    /// `l4proto . dport` of NodePorts without (local) endpoints.
+    public static let noEndpointNodePortsReject = "no-endpoint-nodeports-reject"
+    public static let noEndpointNodePortsDrop = "no-endpoint-nodeports-drop"
 
     /// `endpoint . endpoint` for every endpoint address: `ip saddr . ip daddr @hairpin-endpoints` in
     /// postrouting finds a connection DNATed back to its own source.
     public static let hairpinEndpoints = "hairpin-endpoints"
 
-    /// `daddr . l4proto . dport : goto affinity-remember-T` for every frontend with ClientIP affinity.
-    public static let affinityFrontends = "affinity-frontends"
-    /// `l4proto . dport : goto nodeport-affinity-remember-T` for NodePorts with ClientIP affinity.
-    public static let nodePortAffinityFrontends = "nodeport-affinity-frontends"
     /// `daddr . l4proto . dport . endpoint . port` of affinity frontends: a remembered endpoint not
     /// in it is stale (removed since), and the client picks again.
     public static let affinityEndpoints = "affinity-endpoints"
     /// `l4proto . dport . endpoint . port` of affinity NodePorts.
     public static let nodePortAffinityEndpoints = "nodeport-affinity-endpoints"
 
-    /// The maps and sets every ruleset has (the timed affinity maps exist per timeout in use).
+    /// The maps and sets every ruleset has (the dispatch sets exist per pick in use,
+    /// `NFTablesDispatch`, and the timed affinity maps per timeout in use).
     public static let sharedSets = [
-        clusterIPs, serviceIPs, serviceNodePorts, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
-        clusterFallbackIPs, clusterFallbackNodePorts, serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
-        noEndpointServices, noEndpointNodePorts, hairpinEndpoints, affinityFrontends, nodePortAffinityFrontends, affinityEndpoints,
-        nodePortAffinityEndpoints,
+        clusterIPs, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
+        serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
+        noEndpointServicesReject, noEndpointServicesDrop, noEndpointNodePortsReject, noEndpointNodePortsDrop, hairpinEndpoints,
+        affinityEndpoints, nodePortAffinityEndpoints,
     ]
 
     // ClientIP affinity (`NFTablesAffinity.swift`).

@@ -34,9 +34,12 @@ public struct NFTablesPick: Sendable, Hashable, Comparable {
     /// Where local slots start: above any endpoint count a Service may have.
     public static let localBase: UInt32 = 1 << 20
 
-    public var chainName: String {
-        if isAffinityRemember { return (nodePort ? "nodeport-" : "") + "affinity-remember-" + String(affinitySeconds!) }
-        return (nodePort ? "nodeport-" : "") + (affinitySeconds == nil ? "" : "affinity-") + (local ? "pick-local-" : "pick-") + String(endpoints)
+    public var chainName: String { (nodePort ? "nodeport-" : "") + baseName }
+
+    /// The chain's name without `nodeport-`: `pick-10`, `affinity-pick-local-3-10800`, `affinity-remember-10800`.
+    public var baseName: String {
+        if isAffinityRemember { return "affinity-remember-" + String(affinitySeconds!) }
+        return (affinitySeconds == nil ? "" : "affinity-") + (local ? "pick-local-" : "pick-") + String(endpoints)
             + (affinitySeconds.map { "-" + String($0) } ?? "")
     }
 

@@ -5,9 +5,10 @@ import ProxyModel
 /// names, in our own table, with no chain per Service or endpoint.
 /// Pure: the same plan always gives the same model, so tests trace packets through it without root.
 ///
-/// New connections are dispatched by verdict maps keyed by `daddr . l4proto . dport` (and
-/// `l4proto . dport` for NodePorts), so the cost of the first packet does not grow with the number
-/// of Services; the endpoint choice is a chain shared by every Service with the same endpoint count.
+/// New connections are dispatched by sets keyed by `daddr . l4proto . dport` (and `l4proto . dport`
+/// for NodePorts), one per target chain (`NFTablesDispatch`), so the cost of the first packet does
+/// not grow with the number of Services; the endpoint choice is a chain shared by every Service
+/// with the same endpoint count.
 public struct NFTablesRenderer: Sendable {
     public let config: RuleSyncConfig
     public let family: IPAddress.Family
@@ -84,7 +85,8 @@ public struct NFTablesRenderer: Sendable {
 
     /// The dispatch, in the order of kube-proxy's per-Service chains: ClusterIP masquerade, policy
     /// Cluster masquerade, the policy-Local short-circuits (pod sources, then node sources,
-    /// masqueraded), then the frontend's own verdict; each a lookup in a map shared by all Services.
+    /// masqueraded), then the frontend's own pick; each a lookup in a set shared by all Services.
+    /// The short-circuits' dispatch chain is entered only for policy-Local frontends.
     func servicesRules(nodePorts: NodePortScope) -> [NFTRule] {
         let name = N.services
         let mark = NFTStatement.jump(N.markForMasquerade)
@@ -94,19 +96,21 @@ public struct NFTablesRenderer: Sendable {
         } else if !podRanges.isEmpty {
             rules.append(rule(name, [.lookup([daddr], set: N.clusterIPs), sourceMatch(podRanges, negated: true), mark], comment: "masquerade off-cluster sources"))
         }
-        func dispatch(_ prefix: [NFTStatement], _ key: [NFTField], masquerade: String, localPolicy: String, fallback: String, verdicts: String) {
+        func dispatch(_ prefix: [NFTStatement], _ key: [NFTField], masquerade: String, localPolicy: String,
+                      fallback: NFTablesDispatch, verdicts: NFTablesDispatch) {
             rules.append(rule(name, prefix + [.lookup(key, set: masquerade), mark], comment: "masquerade traffic from outside the cluster"))
             if !podRanges.isEmpty {
-                rules.append(rule(name, prefix + [sourceMatch(podRanges, negated: false), .lookup(key, vmap: fallback)], comment: "short-circuit pod traffic"))
+                rules.append(rule(name, prefix + [sourceMatch(podRanges, negated: false), .lookup(key, set: localPolicy), .jump(fallback.chainName)],
+                                  comment: "short-circuit pod traffic"))
             }
             rules.append(rule(name, prefix + [Self.fibSaddrTypeLocal, .lookup(key, set: localPolicy), mark], comment: "masquerade local traffic"))
-            rules.append(rule(name, prefix + [Self.fibSaddrTypeLocal, .lookup(key, vmap: fallback)], comment: "short-circuit local traffic"))
-            rules.append(rule(name, prefix + [.lookup(key, vmap: verdicts)]))
+            rules.append(rule(name, prefix + [Self.fibSaddrTypeLocal, .lookup(key, set: localPolicy), .jump(fallback.chainName)], comment: "short-circuit local traffic"))
+            rules.append(rule(name, prefix + [.jump(verdicts.chainName)]))
         }
-        dispatch([], [daddr, .l4proto, .thDport], masquerade: N.masqueradeIPs, localPolicy: N.localPolicyIPs, fallback: N.clusterFallbackIPs, verdicts: N.serviceIPs)
+        dispatch([], [daddr, .l4proto, .thDport], masquerade: N.masqueradeIPs, localPolicy: N.localPolicyIPs, fallback: .clusterFallbackIPs, verdicts: .serviceIPs)
         for prefix in nodePortDestination(nodePorts) {
             dispatch(prefix, [.l4proto, .thDport], masquerade: N.masqueradeNodePorts, localPolicy: N.localPolicyNodePorts,
-                     fallback: N.clusterFallbackNodePorts, verdicts: N.serviceNodePorts)
+                     fallback: .clusterFallbackNodePorts, verdicts: .serviceNodePorts)
         }
         return rules
     }
@@ -115,20 +119,18 @@ public struct NFTablesRenderer: Sendable {
         let frontendFields: [NFTTypeof] = [family == .ipv4 ? .ipDaddr : .ip6Daddr, .l4proto, .thDport]
         return [
             .set(N.clusterIPs, in: table, key: addressType, comment: "Active ClusterIPs"),
-            .map(N.serviceIPs, in: table, key: serviceKey, to: .verdict, comment: "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
-            .map(N.serviceNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "NodePort traffic"),
             .set(N.masqueradeIPs, in: table, key: serviceKey, comment: "external frontends with policy Cluster: masqueraded"),
             .set(N.masqueradeNodePorts, in: table, key: Self.portKey, comment: "NodePorts with policy Cluster: masqueraded"),
             .set(N.localPolicyIPs, in: table, key: serviceKey, comment: "external frontends with policy Local: node sources masqueraded"),
             .set(N.localPolicyNodePorts, in: table, key: Self.portKey, comment: "NodePorts with policy Local: node sources masqueraded"),
-            .map(N.clusterFallbackIPs, in: table, key: serviceKey, to: .verdict, comment: "policy Local: pod and node sources use every endpoint"),
-            .map(N.clusterFallbackNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "policy Local NodePorts: pod and node sources"),
             .frontendSlotMap(N.serviceEndpoints, in: table, key: frontendFields, keyType: serviceKey, comment: "frontend . slot : endpoint"),
             .frontendSlotMap(N.nodePortEndpoints, in: table, key: [.l4proto, .thDport], keyType: Self.portKey, comment: "NodePort . slot : endpoint"),
             .set(N.firewallIPs, in: table, key: serviceKey, comment: "destinations that are subject to LoadBalancerSourceRanges"),
             .set(N.firewallAllow, in: table, key: .concat(serviceKey, addressType), flags: [.interval], comment: "LB frontend . allowed source range"),
-            .map(N.noEndpointServices, in: table, key: serviceKey, to: .verdict, comment: "vmap to drop or reject packets to services with no endpoints"),
-            .map(N.noEndpointNodePorts, in: table, key: Self.portKey, to: .verdict, comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
+            .set(N.noEndpointServicesReject, in: table, key: serviceKey, comment: "frontends with no endpoints: refused"),
+            .set(N.noEndpointServicesDrop, in: table, key: serviceKey, comment: "frontends with a Local policy and no endpoint here: dropped"),
+            .set(N.noEndpointNodePortsReject, in: table, key: Self.portKey, comment: "NodePorts with no endpoints: refused"),
+            .set(N.noEndpointNodePortsDrop, in: table, key: Self.portKey, comment: "NodePorts with a Local policy and no endpoint here: dropped"),
             .set(N.hairpinEndpoints, in: table, key: .concat(addressType, addressType), comment: "endpoint . endpoint: a connection DNATed back to its source"),
         ] + affinitySets
     }
@@ -173,11 +175,14 @@ public struct NFTablesRenderer: Sendable {
             rule(N.firewallCheck, [.lookup(serviceKeyFields, set: N.firewallIPs), .lookup(serviceKeyFields + [saddr], set: N.firewallAllow, negated: true), .drop],
                  comment: "loadBalancerSourceRanges"),
         ]))
-        chains.append(NFTablesChainRules(chain(N.serviceEndpointsCheck),
-                                         [rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, vmap: N.noEndpointServices)])]))
-        chains.append(NFTablesChainRules(chain(N.nodePortEndpointsCheck), nodePortDestination(nodePorts).map {
-            rule(N.nodePortEndpointsCheck, $0 + [.lookup([.l4proto, .thDport], vmap: N.noEndpointNodePorts)])
-        }))
+        chains.append(NFTablesChainRules(chain(N.serviceEndpointsCheck), [
+            rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, set: N.noEndpointServicesReject), rejectStatement], comment: "no endpoints"),
+            rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, set: N.noEndpointServicesDrop), .drop], comment: "no local endpoints"),
+        ]))
+        chains.append(NFTablesChainRules(chain(N.nodePortEndpointsCheck), nodePortDestination(nodePorts).flatMap { prefix in [
+            rule(N.nodePortEndpointsCheck, prefix + [.lookup([.l4proto, .thDport], set: N.noEndpointNodePortsReject), rejectStatement], comment: "no endpoints"),
+            rule(N.nodePortEndpointsCheck, prefix + [.lookup([.l4proto, .thDport], set: N.noEndpointNodePortsDrop), .drop], comment: "no local endpoints"),
+        ] }))
         // As upstream: a port a ClusterIP does not serve is refused; an address of the Service
         // CIDRs that no Service holds is dropped.
         let serviceCIDRs = config.serviceCIDRs.filter { $0.family == family }
@@ -186,7 +191,6 @@ public struct NFTablesRenderer: Sendable {
         ] + (serviceCIDRs.isEmpty ? [] : [
             rule(N.clusterIPsCheck, [.match(daddr, anyOf: serviceCIDRs.map(Self.prefix)), .drop], comment: "Drop traffic to unallocated ClusterIPs"),
         ])))
-        chains.append(NFTablesChainRules(chain(N.rejectChain), [rule(N.rejectChain, [rejectStatement], comment: "helper for @no-endpoint-services / @no-endpoint-nodeports")]))
         chains.append(NFTablesChainRules(chain(N.markForMasquerade), [rule(N.markForMasquerade, [.setMark(orBits: mark)])]))
         // Masquerade only what was marked, and clear the mark so a re-routed packet is not masqueraded twice.
         chains.append(NFTablesChainRules(chain(N.masquerading), [
@@ -195,6 +199,7 @@ public struct NFTablesRenderer: Sendable {
             rule(N.masquerading, [.masquerade(fullyRandom: true)]),
         ]))
         chains.append(NFTablesChainRules(chain(N.services), servicesRules(nodePorts: nodePorts)))
+        chains += dispatchChains
         // ClientIP affinity: remember where new connections were DNATed (`NFTablesAffinity.swift`).
         for (name, hook) in [(N.affinityPrerouting, NFTChain.HookPoint.prerouting), (N.affinityOutput, .output)] {
             chains.append(NFTablesChainRules(.base(name, in: table, type: .filter, hook: hook, priority: NFTPriority.dstnat + 1),
@@ -205,27 +210,30 @@ public struct NFTablesRenderer: Sendable {
 
     // MARK: one Service port
 
-    /// What one Service port adds: elements of the shared maps, and the shared pick chains it
-    /// needs (`affinity-pick-…` with ClientIP affinity). No Service port has chains of its own.
+    /// What one Service port adds: elements of the shared sets and maps (its frontends in the
+    /// dispatch sets of their picks), and the shared pick chains it needs (`affinity-pick-…` with
+    /// ClientIP affinity). No Service port has chains of its own.
     public func serviceRules(_ plan: ServiceForwardingPlan) -> NFTablesServiceRules {
         var out = NFTablesServiceRules()
         let name = plan.name
         let proto = Self.proto(plan.protocol)
-        // On every verdict element of this Service port; rule comments go through `rule(…)`.
+        // On every dispatch element of this Service port; rule comments go through `rule(…)`.
         let comment = RuleComment.nftables(name.description)
         func key(_ address: IPAddress, _ port: Int) -> NFTValue {
             .concat(Self.value(address), .proto(proto), .port(UInt16(port)))
         }
         func portKey(_ port: Int) -> NFTValue { .concat(.proto(proto), .port(UInt16(port))) }
-        func filterVerdict(_ v: TrafficVerdict) -> NFTVerdict? {
+        /// The no-endpoint set of a frontend (reject or drop), nil when it forwards.
+        func filterSet(_ v: TrafficVerdict, nodePort: Bool) -> String? {
             switch v {
             case .forward: nil
-            case .reject: .goto(N.rejectChain)
-            case .drop: .drop
+            case .reject: nodePort ? N.noEndpointNodePortsReject : N.noEndpointServicesReject
+            case .drop: nodePort ? N.noEndpointNodePortsDrop : N.noEndpointServicesDrop
             }
         }
-        let internalFilter = filterVerdict(plan.internalVerdict)
-        let externalFilter = filterVerdict(plan.externalVerdict)
+        let internalFilter = filterSet(plan.internalVerdict, nodePort: false)
+        let externalFilter = filterSet(plan.externalVerdict, nodePort: false)
+        let nodePortFilter = filterSet(plan.externalVerdict, nodePort: true)
         // Source ranges hold with or without endpoints: a blocked client is dropped, never told
         // "refused" (the firewall runs before the no-endpoint reject).
         let ranges = loadBalancerAllowed(plan)
@@ -234,7 +242,7 @@ public struct NFTablesRenderer: Sendable {
             switch frontend.kind {
             case .clusterIP:
                 out.add(NFTSetElement(key: Self.value(plan.clusterIP)), to: N.clusterIPs)
-                if let internalFilter { out.add(.verdict(key(plan.clusterIP, frontend.port), internalFilter, comment: comment), to: N.noEndpointServices) }
+                if let internalFilter { out.add(NFTSetElement(key: key(plan.clusterIP, frontend.port), comment: comment), to: internalFilter) }
             case .externalIP, .loadBalancer:
                 guard let address = frontend.address else { continue }
                 let k = key(address, frontend.port)
@@ -245,9 +253,9 @@ public struct NFTablesRenderer: Sendable {
                         out.add(NFTSetElement(key: .concat(k, p.address), keyEnd: .concat(k, p.last)), to: N.firewallAllow)
                     }
                 }
-                if let externalFilter { out.add(.verdict(k, externalFilter, comment: comment), to: N.noEndpointServices) }
+                if let externalFilter { out.add(NFTSetElement(key: k, comment: comment), to: externalFilter) }
             case .nodePort:
-                if let externalFilter { out.add(.verdict(portKey(frontend.port), externalFilter, comment: comment), to: N.noEndpointNodePorts) }
+                if let nodePortFilter { out.add(NFTSetElement(key: portKey(frontend.port), comment: comment), to: nodePortFilter) }
             }
         }
         guard plan.hasAnyEndpoints else { return out }
@@ -257,8 +265,8 @@ public struct NFTablesRenderer: Sendable {
             let a = Self.value(ep.address)
             out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
         }
-        /// `goto pick-…` for `endpoints`, whose slots of `frontend` it fills.
-        func pick(_ endpoints: [Endpoint], local: Bool, nodePort: Bool, frontend: NFTValue) -> NFTVerdict {
+        /// The pick of `endpoints`, whose slots of `frontend` it fills.
+        func pick(_ endpoints: [Endpoint], local: Bool, nodePort: Bool, frontend: NFTValue) -> NFTablesPick {
             let p = NFTablesPick(nodePort: nodePort, local: local, endpoints: endpoints.count, affinitySeconds: plan.affinityTimeoutSeconds)
             if !out.picks.contains(p) { out.picks.append(p) }
             if let seconds = plan.affinityTimeoutSeconds {
@@ -271,23 +279,26 @@ public struct NFTablesRenderer: Sendable {
                 out.add(NFTSetElement(key: .concat(frontend, .integer(base + UInt32(i))),
                                       value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))), to: map)
             }
-            return .goto(p.chainName)
+            return p
+        }
+        /// `frontend` into the set of `dispatch` that goes to `pick`.
+        func send(_ frontend: NFTValue, _ dispatch: NFTablesDispatch, to pick: NFTablesPick) {
+            out.add(NFTSetElement(key: frontend, comment: comment), to: dispatch.setName(pick))
         }
         func external(_ k: NFTValue, nodePort: Bool) {
-            let verdicts = nodePort ? N.serviceNodePorts : N.serviceIPs
+            let verdicts: NFTablesDispatch = nodePort ? .serviceNodePorts : .serviceIPs
             if !plan.externalPolicyIsLocal {
                 guard case .forward(let eps) = plan.externalVerdict else { return }
                 out.add(NFTSetElement(key: k), to: nodePort ? N.masqueradeNodePorts : N.masqueradeIPs)
-                out.add(.verdict(k, pick(eps, local: false, nodePort: nodePort, frontend: k), comment: comment), to: verdicts)
+                send(k, verdicts, to: pick(eps, local: false, nodePort: nodePort, frontend: k))
                 return
             }
             if plan.usesClusterEndpoints {
-                let v = pick(plan.clusterEndpoints, local: false, nodePort: nodePort, frontend: k)
-                out.add(.verdict(k, v, comment: comment), to: nodePort ? N.clusterFallbackNodePorts : N.clusterFallbackIPs)
+                send(k, nodePort ? .clusterFallbackNodePorts : .clusterFallbackIPs, to: pick(plan.clusterEndpoints, local: false, nodePort: nodePort, frontend: k))
                 out.add(NFTSetElement(key: k), to: nodePort ? N.localPolicyNodePorts : N.localPolicyIPs)
             }
             if case .forward(let eps) = plan.externalVerdict {
-                out.add(.verdict(k, pick(eps, local: true, nodePort: nodePort, frontend: k), comment: comment), to: verdicts)
+                send(k, verdicts, to: pick(eps, local: true, nodePort: nodePort, frontend: k))
             }
         }
         for frontend in plan.frontends {
@@ -295,7 +306,7 @@ public struct NFTablesRenderer: Sendable {
             case .clusterIP:
                 guard case .forward(let eps) = plan.internalVerdict else { continue }
                 let k = key(plan.clusterIP, frontend.port)
-                out.add(.verdict(k, pick(eps, local: plan.internalPolicyIsLocal, nodePort: false, frontend: k), comment: comment), to: N.serviceIPs)
+                send(k, .serviceIPs, to: pick(eps, local: plan.internalPolicyIsLocal, nodePort: false, frontend: k))
             case .externalIP, .loadBalancer:
                 if let address = frontend.address { external(key(address, frontend.port), nodePort: false) }
             case .nodePort:

@@ -120,9 +120,10 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// The shared sets and maps (their elements come from the Services).
     public var sharedSets: [NFTSet]
     public var services: [ServicePortName: NFTablesServiceRules]
-    /// The shared endpoint-choice chains (`pick-N`, …) in the table. An incremental sync adds the
-    /// new ones it needs; those no Service uses any more go at the next full sync.
-    public var picks: [NFTablesPick: NFTablesChainRules] = [:]
+    /// The shared endpoint-choice chains (`pick-N`, …) in the table, with their dispatch sets and
+    /// rules. An incremental sync adds the new ones it needs; those no Service uses any more go at
+    /// the next full sync.
+    public var picks: [NFTablesPick: NFTablesPickRules] = [:]
     var elements: [String: NFTablesElementTable]
     /// Service ports of the plan left out because the kernel would refuse their rules.
     public var skipped: [SkippedServicePort] = []
@@ -151,7 +152,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
             case .failure(let skip): skipped.append(skip); continue
             }
             services[name] = rules
-            for pick in rules.picks where picks[pick] == nil { picks[pick] = renderer.pickChain(pick) }
+            for pick in rules.picks where picks[pick] == nil { picks[pick] = renderer.pickRules(pick) }
         }
         // Each table sized once: growing a table of a million keys rehashes all of them each time.
         var counts: [String: Int] = [:]
@@ -163,7 +164,25 @@ public struct NFTablesRuleset: Sendable, Hashable {
         }
         self.services = services
         sharedSets = renderer.sharedSets()
-        for set in sharedSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
+        for set in sharedSets + dispatchSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
+    }
+
+    /// The dispatch sets of the picks in use, in pick order.
+    public var dispatchSets: [NFTSet] { picks.keys.sorted().flatMap { picks[$0]!.sets } }
+
+    /// Every chain with all its rules, in the order a full sync writes them: the shared chains
+    /// (the dispatch chains with one rule per pick in use, in pick order), then the pick chains,
+    /// then any of the Service ports.
+    public var chains: [NFTablesChainRules] {
+        let sorted = picks.keys.sorted()
+        var dispatch: [String: [NFTRule]] = [:]
+        for pick in sorted { for rule in picks[pick]!.dispatch { dispatch[rule.chain, default: []].append(rule) } }
+        let shared = sharedChains.map { c in
+            var c = c
+            c.rules += dispatch[c.name] ?? []
+            return c
+        }
+        return shared + sorted.map { picks[$0]!.chain } + services.keys.sorted().flatMap { services[$0]!.chains }
     }
 
     /// Elements now in `set`.
@@ -171,7 +190,8 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     /// Rules in all our chains.
     public var ruleCount: Int {
-        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + $1.rules.count } + services.values.reduce(0) { $0 + $1.ruleCount }
+        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + $1.chain.rules.count + $1.dispatch.count }
+            + services.values.reduce(0) { $0 + $1.ruleCount }
     }
 
     /// Every chain name of ours in this ruleset.
@@ -185,6 +205,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
     /// Every set and map name of ours in this ruleset.
     public var setNames: Set<String> {
         var names = Set(sharedSets.map(\.name))
+        for pick in picks.values { for set in pick.sets { names.insert(set.name) } }
         for rules in services.values { for set in rules.sets { names.insert(set.name) } }
         for map in affinityMaps { names.insert(map.name) }
         return names

@@ -34,8 +34,16 @@ public struct NFTablesServiceValidator: Sendable {
             if let problem = NFTCommand.addSet(set).validationFailure { return "set \(set.name): \(problem)" }
         }
         for (name, elements) in rules.elements {
-            guard let set = sharedSets[name] else { return "elements for \(name), which is not a shared set" }
+            guard let set = sharedSets[name] ?? dispatchSet(name, of: rules.picks) else { return "elements for \(name), which is not a shared set" }
             if let problem = NFTCommand.addElements(set, elements).validationFailure { return "element of \(name): \(problem)" }
+        }
+        return nil
+    }
+
+    /// The dispatch set `name` of one of `picks`.
+    private func dispatchSet(_ name: String, of picks: [NFTablesPick]) -> NFTSet? {
+        for pick in picks {
+            for d in NFTablesDispatch.dispatches(to: pick) where d.setName(pick) == name { return renderer.dispatchSet(d, to: pick) }
         }
         return nil
     }

@@ -10,8 +10,8 @@ public struct NFTablesTransaction: Sendable {
     public var chainsDeleted = 0
     /// Element changes to record in the applied model: set, key, the entry now (nil: gone).
     var elementUpdates: [(set: String, key: NFTValue, entry: NFTablesElementTable.Entry?)] = []
-    /// Shared pick chains this transaction creates (a new endpoint count).
-    var addedPicks: [NFTablesPick: NFTablesChainRules] = [:]
+    /// Shared pick chains this transaction creates (a new endpoint count), with their dispatch.
+    var addedPicks: [NFTablesPick: NFTablesPickRules] = [:]
 
     // MARK: full sync
 
@@ -37,8 +37,7 @@ public struct NFTablesTransaction: Sendable {
         }
         t.batch.add(table)
         t.batch.flush(table)
-        let serviceChains = ruleset.services.keys.sorted().flatMap { ruleset.services[$0]!.chains }
-        let allChains = ruleset.sharedChains + ruleset.picks.keys.sorted().map { ruleset.picks[$0]! } + serviceChains
+        let allChains = ruleset.chains
         for chain in allChains { t.batch.add(chain.chain) }
         t.chainsWritten = allChains.count
         // Kept with their elements (clients stay with their endpoints); never flushed.
@@ -46,23 +45,26 @@ public struct NFTablesTransaction: Sendable {
         if recreateAffinitySets {
             for set in affinitySets where existingSets.contains(set.name) { t.batch.delete(set) }
         }
-        for set in ruleset.sharedSets + affinitySets { t.batch.add(set) }
+        let elementSets = ruleset.sharedSets + ruleset.dispatchSets
+        for set in elementSets + affinitySets { t.batch.add(set) }
         for chain in allChains {
             for rule in chain.rules { t.batch.add(rule) }
             t.rulesWritten += chain.rules.count
         }
-        for set in ruleset.sharedSets {
+        for set in elementSets {
             t.batch.flush(set)
             let elements = ruleset.elements(of: set.name)
             if !elements.isEmpty { t.batch.add(elements, to: set) }
+        }
+        // Stale sets first: no rule reads them (the table's rules were flushed), and a verdict map
+        // of an earlier layout may still hold `goto` elements to a stale chain.
+        for stale in existingSets.subtracting(ruleset.setNames).sorted() {
+            t.batch.delete(NFTSet.set(stale, in: table, key: .ipv4Addr))
         }
         let chainNames = ruleset.chainNames
         for stale in existingChains.subtracting(chainNames).sorted() {
             t.batch.delete(NFTChain.regular(stale, in: table))
             t.chainsDeleted += 1
-        }
-        for stale in existingSets.subtracting(ruleset.setNames).sorted() {
-            t.batch.delete(NFTSet.set(stale, in: table, key: .ipv4Addr))
         }
         return t
     }
@@ -84,11 +86,14 @@ public struct NFTablesTransaction: Sendable {
             if pick.isAffinityRemember, let seconds = pick.affinitySeconds {
                 t.batch.add(NFTablesRenderer.affinityMap(nodePort: pick.nodePort, seconds: seconds, in: renderer.table))
             }
-            let chain = renderer.pickChain(pick)
-            t.addedPicks[pick] = chain
-            t.batch.add(chain.chain)
-            for rule in chain.rules { t.batch.add(rule) }
-            t.rulesWritten += chain.rules.count
+            // The chain, then the sets that lead to it and the rules that read them.
+            let added = renderer.pickRules(pick)
+            t.addedPicks[pick] = added
+            t.batch.add(added.chain.chain)
+            for rule in added.chain.rules { t.batch.add(rule) }
+            for set in added.sets { t.batch.add(set) }
+            for rule in added.dispatch { t.batch.add(rule) }
+            t.rulesWritten += added.chain.rules.count + added.dispatch.count
             t.chainsWritten += 1
         }
         var addChains: [NFTChain] = [], addSets: [NFTSet] = [], flushChains: [NFTChain] = []
@@ -170,7 +175,8 @@ public struct NFTablesTransaction: Sendable {
                 }
             }
         }
-        let sharedSets = Dictionary(uniqueKeysWithValues: applied.sharedSets.map { ($0.name, $0) })
+        var sharedSets = Dictionary(uniqueKeysWithValues: applied.sharedSets.map { ($0.name, $0) })
+        for pick in Array(applied.picks.values) + Array(t.addedPicks.values) { for set in pick.sets { sharedSets[set.name] = set } }
         for (set, elements) in deletes.sorted(by: { $0.key < $1.key }) {
             if let s = sharedSets[set] { t.batch.delete(elements, from: s) }
         }

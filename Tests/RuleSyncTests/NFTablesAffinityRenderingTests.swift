@@ -42,8 +42,11 @@ import Testing
         #expect(ruleset.affinityMaps.map(\.name) == ["affinity-10", "affinity-20"])
         #expect(ruleset.affinityMaps.map(\.timeout) == [.seconds(10), .seconds(20)])
         #expect(ruleset.picks.keys.map(\.chainName).sorted() == ["affinity-pick-2-10", "affinity-pick-2-20", "affinity-remember-10", "affinity-remember-20"])
-        #expect(ruleset.elements(of: NFTablesNames.affinityFrontends).map(\.value).sorted { "\($0!)" < "\($1!)" }
-            == [.verdict(.goto("affinity-remember-10")), .verdict(.goto("affinity-remember-20"))])
+        // Each frontend in its timeout's dispatch set, read by one rule per protocol that goes to the remember chain.
+        #expect(ruleset.elements(of: "affinity-frontends-10").count == 1)
+        #expect(ruleset.elements(of: "affinity-frontends-20").count == 1)
+        #expect(ruleset.chains.first { $0.name == "affinity-frontends" }!.rules.map { $0.description.components(separatedBy: " ").last! }
+            == ["affinity-remember-10", "affinity-remember-10", "affinity-remember-10", "affinity-remember-20", "affinity-remember-20", "affinity-remember-20"])
     }
 
     @Test func aStaleEntryIsDeletedAndItsFirstPacketDroppedSoTheRetryPicks() {
@@ -59,6 +62,18 @@ import Testing
         // Once deleted (what the drop did), the retry picks.
         t.affinity = [:]
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.1:8080", "10.180.0.2:8080", updates: ["affinity-600"]))
+    }
+
+    /// A ClusterIP port may have the number of another Service's affinity NodePort: its
+    /// connections are not that NodePort's, whose remember chain would take the ClusterIP's
+    /// endpoint for a stale one and drop every first packet.
+    @Test func aClusterIPPortWithAnAffinityNodePortsNumberIsNotRemembered() {
+        let plain = F.service(F.name("ns1", "plain"), "172.30.0.42", port: 30080)
+        let sticky = F.service(web, "172.30.0.41", nodePort: 30080, affinity: .clientIP(timeoutSeconds: 60))
+        let t = F.nftTracer(F.snapshot([(plain, [F.endpoint("10.180.3.1")]), (sticky, eps)]))
+        #expect(t.trace(from: "10.0.1.5", to: "172.30.0.42", port: 30080) == .dnat("10.180.3.1:8080"))
+        #expect(t.trace(from: "203.0.113.9", to: F.nodeIP.description, port: 30080)
+            == .dnat("10.180.0.1:8080", "10.180.0.2:8080", masquerade: true, updates: ["nodeport-affinity-60"]))
     }
 
     @Test func nodePortWithPolicyLocalSticksToLocalEndpointsFromOutsideAndAnyFromPods() {
@@ -96,7 +111,7 @@ import Testing
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.1:8080", "10.180.0.2:8080", updates: ["affinity-600"]))
         let chain = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 600)), eps)]), config: config)
             .picks[NFTablesPick(nodePort: false, local: false, endpoints: 2, affinitySeconds: 600)]!
-        #expect(chain.rules[1].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .word(3))))
+        #expect(chain.chain.rules[1].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .word(3))))
     }
 
     @Test func anIncrementalSyncDeletesARemovedEndpointsValidityAndAddsTheMapOnlyForANewPick() {

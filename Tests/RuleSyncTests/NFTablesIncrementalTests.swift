@@ -116,16 +116,19 @@ final class RecordingTransport: NFTablesTransport {
         let after = twoServices(webEndpoints: eps + [F.endpoint("10.180.0.3")])
         let report = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
-        // Three endpoints: the shared `pick-3` chains (ClusterIP and NodePort) are new, the
-        // frontends' verdicts move there, and the third slot is filled. No chain is flushed.
+        // Three endpoints: the shared `pick-3` chains (ClusterIP and NodePort) are new, with their
+        // dispatch sets and rules; the frontends move to those sets, and the third slot is filled.
+        // No chain is flushed.
         #expect(commands.filter { $0.hasPrefix("add chain") }.sorted() == ["add chain ip swift-kube-proxy nodeport-pick-3",
                                                                           "add chain ip swift-kube-proxy pick-3"])
         let rules = commands.filter { $0.hasPrefix("add rule ") }
         #expect(rules.contains("add rule ip swift-kube-proxy pick-3 dnat ip to ip daddr . meta l4proto . th dport . numgen inc mod 3 map @service-endpoints"))
         #expect(!commands.contains { $0.hasPrefix("flush") || $0.hasPrefix("delete chain") || $0.contains("/db/") })
         #expect(commands.contains("add element ip swift-kube-proxy service-endpoints { 1 element }"))
-        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
-        #expect(report.rulesWritten == 2)
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips-pick-2 { 1 element }"))
+        #expect(commands.contains("add element ip swift-kube-proxy service-ips-pick-3 { 1 element }"))
+        #expect(rules.contains("add rule ip swift-kube-proxy service-ips ip daddr . meta l4proto . th dport @service-ips-pick-3 goto pick-3"))
+        #expect(report.rulesWritten == 6)  // per kind: the pick, and its rules in service-… and cluster-fallback-…
         // The next Service with three endpoints needs no rule at all.
         var third = after
         third.endpoints[db] = [F.endpoint("10.180.1.1"), F.endpoint("10.180.1.2"), F.endpoint("10.180.1.3")]
@@ -151,15 +154,15 @@ final class RecordingTransport: NFTablesTransport {
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
         #expect(!commands.contains { $0.contains("chain") }, "no chain of its own, and the shared ones stay")
-        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips-pick-2 { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy service-endpoints { 2 elements }"))
         #expect(commands.contains("delete element ip swift-kube-proxy nodeport-endpoints { 2 elements }"))
         #expect(commands.contains("delete element ip swift-kube-proxy masquerade-nodeports { 1 element }"))
-        #expect(commands.contains("delete element ip swift-kube-proxy service-nodeports { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-nodeports-pick-2 { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
         #expect(commands.contains("delete element ip swift-kube-proxy hairpin-endpoints { 2 elements }"))
         #expect(!commands.contains { $0.hasPrefix("add") })
-        #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.serviceIPs).count == 1)
+        #expect(backend.appliedRuleset(.ipv4)!.elements(of: "service-ips-pick-1").count == 1)
     }
 
     @Test func aClusterIPSharedByTwoPortsStaysWhileOneIsLeft() throws {
@@ -171,7 +174,7 @@ final class RecordingTransport: NFTablesTransport {
         let one = F.snapshot([(F.service(web, "172.30.0.41"), eps)])
         _ = try backend.sync(one, changes: SnapshotDiff(from: both, to: one))
         #expect(!transport.lastBatch.contains("delete element ip swift-kube-proxy cluster-ips { 1 element }"))
-        #expect(transport.lastBatch.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
+        #expect(transport.lastBatch.contains("delete element ip swift-kube-proxy service-ips-pick-2 { 1 element }"))
         #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.clusterIPs).count == 1)
     }
 
@@ -182,11 +185,11 @@ final class RecordingTransport: NFTablesTransport {
         let after = twoServices(webEndpoints: [])
         _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
         let commands = transport.lastBatch
-        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-services { 1 element }"))
-        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-nodeports { 1 element }"))
-        #expect(commands.contains("delete element ip swift-kube-proxy service-ips { 1 element }"))
-        let elements = backend.appliedRuleset(.ipv4)!.elements(of: N.noEndpointServices)
-        #expect(elements.map(\.value) == [.verdict(.goto(N.rejectChain))])
+        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-services-reject { 1 element }"))
+        #expect(commands.contains("add element ip swift-kube-proxy no-endpoint-nodeports-reject { 1 element }"))
+        #expect(commands.contains("delete element ip swift-kube-proxy service-ips-pick-2 { 1 element }"))
+        #expect(!commands.contains { $0.hasPrefix("add rule") || $0.hasPrefix("add chain") }, "a plain set element: nothing for the kernel to revalidate")
+        #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.noEndpointServicesReject).count == 1)
     }
 
     @Test func aFailedBatchIsRethrownAndTheNextSyncIsFull() throws {
@@ -203,7 +206,7 @@ final class RecordingTransport: NFTablesTransport {
         let report = try backend.sync(next, changes: SnapshotDiff(from: after, to: next))
         #expect(report.full)
         #expect(transport.listings == 2, "after a failure the table is read again")
-        #expect(transport.lastBatch.contains("flush map ip swift-kube-proxy service-ips"))
+        #expect(transport.lastBatch.contains("flush map ip swift-kube-proxy service-endpoints"))
         #expect(!transport.lastBatch.contains { $0.hasPrefix("delete chain") },
                 "the listing (empty here) and the new model decide what is stale")
     }

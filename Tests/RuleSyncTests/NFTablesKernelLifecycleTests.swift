@@ -53,11 +53,14 @@ struct NFTablesKernelLifecycleTests {
         let report = try restarted.sync(after, changes: nil)
         #expect(report.full && report.chainsDeleted == 4)  // affinity-pick-1-60, affinity-remember-60, pick-2, nodeport-pick-2
         let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        // Their dispatch sets too (`affinity-frontends-60` is checked below with the map).
+        #expect(!listing.contains("service-ips-pick-2") && !listing.contains("service-nodeports-pick-2"))
         #expect(!listing.contains("/db/"))
         #expect(!listing.contains("dnat to 10.180.2.2:8080"))
         #expect(listing.contains(". 0 : 10.180.1.2 . 8080"))  // the endpoint map's slot 0 of the remaining Service
         #expect(!listing.contains("affinity-60"))
-        #expect(listing.contains("ip daddr . meta l4proto . th dport vmap @service-ips"))
+        #expect(listing.contains("jump service-ips"))
+        #expect(listing.contains("ip daddr . meta l4proto . th dport @service-ips-pick-1 goto pick-1"))
         #expect(try nft(topology, "list", "ruleset").contains("table ip swift-kube-proxy"))
     }
 
@@ -83,6 +86,35 @@ struct NFTablesKernelLifecycleTests {
         #expect(listing.contains("chain filter-input {\n\t\ttype filter hook input priority filter; policy accept;"))
         #expect(listing.contains("chain filter-output-pre-dnat"))
         #expect(!listing.contains("filter-output-post-dnat") && !listing.contains("chain filter-prerouting {"))
+        #expect(try topology.probe(from: .podClient, Probe(.tcp, W.clusterIP, W.servicePort)) == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)])
+    }
+
+    /// A table of the verdict-map layout (before `NFTablesDispatch`): its maps go once no rule
+    /// reads them, before the chain their elements go to (`reject-chain`), in one transaction.
+    @Test func aTableOfTheVerdictMapLayoutIsAdopted() throws {
+        let topology = try Topology(pods: 1)
+        defer { topology.teardown() }
+        _ = try Shell.run(topology.nodeCommandPrefix + ["nft", "-f", "-"], input: """
+        table ip swift-kube-proxy {
+            set firewall-allow { type ipv4_addr . inet_proto . inet_service . ipv4_addr; flags interval; }
+            map service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }
+            map no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict; }
+            chain reject-chain { reject; }
+            chain pick-1 { }
+            chain services { ip daddr . meta l4proto . th dport vmap @service-ips; }
+            chain service-endpoints-check { ip daddr . meta l4proto . th dport vmap @no-endpoint-services; }
+            chain nat-output { type nat hook output priority -100; policy accept; jump services; }
+            chain filter-output { type filter hook output priority 0; policy accept; ct state new jump service-endpoints-check; }
+        }
+        add element ip swift-kube-proxy service-ips { 172.30.0.10 . tcp . 80 : goto pick-1 }
+        add element ip swift-kube-proxy no-endpoint-services { 172.30.0.99 . tcp . 80 : goto reject-chain }
+        """)
+        let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
+                                          networkNamespace: "/run/netns/\(topology.node)")
+        _ = try backend.sync(W.snapshot([(W.service(), W.endpoints([1]))]), changes: nil)
+        let listing = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(!listing.contains("map service-ips {") && !listing.contains("map no-endpoint-services {") && !listing.contains("reject-chain"))
+        #expect(listing.contains("chain service-ips {"))
         #expect(try topology.probe(from: .podClient, Probe(.tcp, W.clusterIP, W.servicePort)) == [.answered(server: Topology.podAddress(1), peer: Topology.podClientAddress)])
     }
 
@@ -136,7 +168,7 @@ struct NFTablesKernelLifecycleTests {
         // The affinity Service's endpoint is an element of the endpoint map (no chain of its own).
         #expect(ip6.contains(": fd00:180::2 . 8080"))
         #expect(ip6.contains("fd00:30::21 . tcp . 80"))
-        #expect(ip6.contains("ip6 daddr . meta l4proto . th dport vmap @service-ips"))
+        #expect(ip6.contains("ip6 daddr . meta l4proto . th dport @service-ips-affinity-pick-1-30 goto affinity-pick-1-30"))
         #expect(ip6.contains("chain affinity-pick-1-30 {") && ip6.contains("chain affinity-remember-30 {") && ip6.contains("map nodeport-affinity-30 {"))
         let ip4 = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
         #expect(ip4.contains(": 10.180.1.2 . 8080") && !ip4.contains("fd00"))
