@@ -39,6 +39,7 @@ public enum NFTablesDispatch: String, Sendable, CaseIterable, Comparable {
     /// The chains that send packets to `pick`: every pick over all endpoints may also serve the
     /// policy-Local short-circuits; a remember chain is reached from the affinity base chains.
     public static func dispatches(to pick: NFTablesPick) -> [NFTablesDispatch] {
+        if pick.sourcePrefixLength != nil { return [] }
         if pick.isAffinityRemember { return [pick.nodePort ? .nodePortAffinityFrontends : .affinityFrontends] }
         if pick.nodePort { return pick.local ? [.serviceNodePorts] : [.serviceNodePorts, .clusterFallbackNodePorts] }
         return pick.local ? [.serviceIPs] : [.serviceIPs, .clusterFallbackIPs]
@@ -56,9 +57,9 @@ public enum NFTablesDispatch: String, Sendable, CaseIterable, Comparable {
 
 /// A shared pick chain and what sends packets to it: its set in each dispatch chain, and the rule
 /// there that reads the set. Created with the first frontend that needs it, deleted at the first
-/// full sync no frontend needs it.
+/// full sync no frontend needs it. (A source-range prefix length has no chain: its set and rule.)
 public struct NFTablesPickRules: Sendable, Hashable {
-    public var chain: NFTablesChainRules
+    public var chain: NFTablesChainRules?
     public var sets: [NFTSet]
     /// Rules appended to the dispatch chains (`service-ips`, …), one per set.
     public var dispatch: [NFTRule]
@@ -67,6 +68,9 @@ public struct NFTablesPickRules: Sendable, Hashable {
 extension NFTablesRenderer {
     /// The pick chain of `pick` with its dispatch sets and rules.
     public func pickRules(_ pick: NFTablesPick) -> NFTablesPickRules {
+        if let length = pick.sourcePrefixLength {
+            return NFTablesPickRules(chain: nil, sets: [sourceRangeSet(length)], dispatch: [sourceRangeRule(length)])
+        }
         var sets: [NFTSet] = [], dispatch: [NFTRule] = []
         for d in NFTablesDispatch.dispatches(to: pick) {
             let name = d.setName(pick)
@@ -79,6 +83,12 @@ extension NFTablesRenderer {
             }
         }
         return NFTablesPickRules(chain: pickChain(pick), sets: sets, dispatch: dispatch)
+    }
+
+    /// The sets `pick` brings: its dispatch sets, or a source-range set.
+    func sets(of pick: NFTablesPick) -> [NFTSet] {
+        if let length = pick.sourcePrefixLength { return [sourceRangeSet(length)] }
+        return NFTablesDispatch.dispatches(to: pick).map { dispatchSet($0, to: pick) }
     }
 
     /// The set of the frontends `dispatch` sends to `pick`.

@@ -26,11 +26,12 @@ public enum NFTablesNames {
     /// `-output` hook at another priority; a base chain's priority cannot be changed in place.
     public static let earlierLayoutBaseChains: Set<String> = ["filter-prerouting", "filter-output-post-dnat"]
     /// A table written by an earlier version: filter checks before DNAT, or per-Service endpoint
-    /// maps (`service-endpoints-0`, …) and `firewall-ips` as a verdict map, where this layout has
-    /// a `firewall-allow` set. Its sets cannot change type in place: the table is replaced.
+    /// maps (`service-endpoints-0`, …) and `firewall-ips` as a verdict map. The flat layouts since
+    /// have a `firewall-allow` set (with verdict maps) or a `no-endpoint-services-reject` set (this
+    /// one), and are adopted in place. Sets cannot change type in place: the table is replaced.
     public static func isEarlierLayout(chains: Set<String>, sets: Set<String>) -> Bool {
         guard !chains.isEmpty || !sets.isEmpty else { return false }
-        return !chains.isDisjoint(with: earlierLayoutBaseChains) || !sets.contains(firewallAllow)
+        return !chains.isDisjoint(with: earlierLayoutBaseChains) || (!sets.contains(firewallAllow) && !sets.contains(noEndpointServicesReject))
     }
 
     /// Just after DNAT (`dstnat + 1`): new connections of affinity frontends fill the affinity maps.
@@ -57,8 +58,10 @@ public enum NFTablesNames {
     public static let clusterIPs = "cluster-ips"
     /// `daddr . l4proto . dport` of LB IPs with `loadBalancerSourceRanges` (checked before DNAT).
     public static let firewallIPs = "firewall-ips"
-    /// `daddr . l4proto . dport . saddr-range`: the sources each of those lets in.
+    /// The chain that accepts the sources those let in, one rule per prefix length in use.
     public static let firewallAllow = "firewall-allow"
+    /// `daddr . l4proto . dport . network`: the source ranges of prefix length `prefixLength`.
+    public static func sourceRanges(prefixLength: Int) -> String { firewallAllow + "-" + String(prefixLength) }
     /// External frontends with policy Cluster: every source is masqueraded.
     public static let masqueradeIPs = "masquerade-ips"
     public static let masqueradeNodePorts = "masquerade-nodeports"
@@ -93,7 +96,7 @@ public enum NFTablesNames {
     /// `NFTablesDispatch`, and the timed affinity maps per timeout in use).
     public static let sharedSets = [
         clusterIPs, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
-        serviceEndpoints, nodePortEndpoints, firewallIPs, firewallAllow,
+        serviceEndpoints, nodePortEndpoints, firewallIPs,
         noEndpointServicesReject, noEndpointServicesDrop, noEndpointNodePortsReject, noEndpointNodePortsDrop, hairpinEndpoints,
         affinityEndpoints, nodePortAffinityEndpoints,
     ]

@@ -16,12 +16,22 @@ public struct NFTablesPick: Sendable, Hashable, Comparable {
     public var endpoints: Int
     /// ClientIP affinity's `timeoutSeconds`; nil without affinity.
     public var affinitySeconds: Int?
+    /// Not a pick: a prefix length of `loadBalancerSourceRanges` in use, which has no chain, but
+    /// a set and a rule added with its first Service as a pick's (`NFTablesFirewall.swift`).
+    public var sourcePrefixLength: Int?
 
     public init(nodePort: Bool, local: Bool, endpoints: Int, affinitySeconds: Int? = nil) {
         self.nodePort = nodePort
         self.local = local
         self.endpoints = endpoints
         self.affinitySeconds = affinitySeconds
+    }
+
+    /// The source ranges of prefix length `length`.
+    public static func sourceRanges(prefixLength length: Int) -> NFTablesPick {
+        var pick = NFTablesPick(nodePort: false, local: false, endpoints: 0)
+        pick.sourcePrefixLength = length
+        return pick
     }
 
     /// The chain that fills the affinity map of `seconds` (no endpoint choice, hence no count).
@@ -44,6 +54,7 @@ public struct NFTablesPick: Sendable, Hashable, Comparable {
     }
 
     public static func < (a: Self, b: Self) -> Bool {
-        (a.nodePort ? 1 : 0, a.affinitySeconds ?? -1, a.local ? 1 : 0, a.endpoints) < (b.nodePort ? 1 : 0, b.affinitySeconds ?? -1, b.local ? 1 : 0, b.endpoints)
+        (a.sourcePrefixLength ?? -1, a.nodePort ? 1 : 0, a.affinitySeconds ?? -1, a.local ? 1 : 0, a.endpoints)
+            < (b.sourcePrefixLength ?? -1, b.nodePort ? 1 : 0, b.affinitySeconds ?? -1, b.local ? 1 : 0, b.endpoints)
     }
 }

@@ -126,7 +126,6 @@ public struct NFTablesRenderer: Sendable {
             .frontendSlotMap(N.serviceEndpoints, in: table, key: frontendFields, keyType: serviceKey, comment: "frontend . slot : endpoint"),
             .frontendSlotMap(N.nodePortEndpoints, in: table, key: [.l4proto, .thDport], keyType: Self.portKey, comment: "NodePort . slot : endpoint"),
             .set(N.firewallIPs, in: table, key: serviceKey, comment: "destinations that are subject to LoadBalancerSourceRanges"),
-            .set(N.firewallAllow, in: table, key: .concat(serviceKey, addressType), flags: [.interval], comment: "LB frontend . allowed source range"),
             .set(N.noEndpointServicesReject, in: table, key: serviceKey, comment: "frontends with no endpoints: refused"),
             .set(N.noEndpointServicesDrop, in: table, key: serviceKey, comment: "frontends with a Local policy and no endpoint here: dropped"),
             .set(N.noEndpointNodePortsReject, in: table, key: Self.portKey, comment: "NodePorts with no endpoints: refused"),
@@ -171,10 +170,12 @@ public struct NFTablesRenderer: Sendable {
         // would bypass the NAT. One lookup for every endpoint (kube-proxy: a rule per endpoint chain).
         chains[chains.count - 1].rules.insert(rule(N.natPostrouting, [.ctStatusDNAT(), .lookup([saddr, daddr], set: N.hairpinEndpoints), .jump(N.markForMasquerade)],
                                                    comment: "hairpin"), at: 0)
+        // `firewall-allow` accepts the allowed sources, one rule per prefix length in use (`NFTablesFirewall.swift`).
         chains.append(NFTablesChainRules(chain(N.firewallCheck), [
-            rule(N.firewallCheck, [.lookup(serviceKeyFields, set: N.firewallIPs), .lookup(serviceKeyFields + [saddr], set: N.firewallAllow, negated: true), .drop],
-                 comment: "loadBalancerSourceRanges"),
+            rule(N.firewallCheck, [.lookup(serviceKeyFields, set: N.firewallIPs), .jump(N.firewallAllow)]),
+            rule(N.firewallCheck, [.lookup(serviceKeyFields, set: N.firewallIPs), .drop], comment: "loadBalancerSourceRanges"),
         ]))
+        chains.append(NFTablesChainRules(chain(N.firewallAllow), []))
         chains.append(NFTablesChainRules(chain(N.serviceEndpointsCheck), [
             rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, set: N.noEndpointServicesReject), rejectStatement], comment: "no endpoints"),
             rule(N.serviceEndpointsCheck, [.lookup(serviceKeyFields, set: N.noEndpointServicesDrop), .drop], comment: "no local endpoints"),
@@ -246,11 +247,12 @@ public struct NFTablesRenderer: Sendable {
             case .externalIP, .loadBalancer:
                 guard let address = frontend.address else { continue }
                 let k = key(address, frontend.port)
-                if frontend.kind == .loadBalancer && !ranges.isEmpty {
+                if frontend.kind == .loadBalancer && !ranges.isEmpty && !Self.allowsEverySource(ranges) {
                     out.add(NFTSetElement(key: k), to: N.firewallIPs)
                     for r in ranges {
-                        let p = Self.prefix(r)
-                        out.add(NFTSetElement(key: .concat(k, p.address), keyEnd: .concat(k, p.last)), to: N.firewallAllow)
+                        let length = NFTablesPick.sourceRanges(prefixLength: r.prefixLength)
+                        if !out.picks.contains(length) { out.picks.append(length) }
+                        out.add(NFTSetElement(key: .concat(k, Self.prefix(r).address)), to: N.sourceRanges(prefixLength: r.prefixLength))
                     }
                 }
                 if let externalFilter { out.add(NFTSetElement(key: k, comment: comment), to: externalFilter) }
@@ -318,7 +320,7 @@ public struct NFTablesRenderer: Sendable {
 
     /// The source ranges of a Service port's LB IPs, plus the LB IPs themselves when a range holds a
     /// node address (the node's own traffic to its LB IP arrives from that IP), without ranges
-    /// inside others: an interval set refuses overlapping elements.
+    /// inside others (an element that could never decide anything).
     func loadBalancerAllowed(_ plan: ServiceForwardingPlan) -> [CIDR] {
         guard !plan.loadBalancerSourceRanges.isEmpty, plan.frontends.contains(where: { $0.kind == .loadBalancer }) else { return [] }
         var allowed = plan.loadBalancerSourceRanges

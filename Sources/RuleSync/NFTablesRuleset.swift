@@ -164,11 +164,11 @@ public struct NFTablesRuleset: Sendable, Hashable {
         }
         self.services = services
         sharedSets = renderer.sharedSets()
-        for set in sharedSets + dispatchSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
+        for set in sharedSets + pickSets where elements[set.name] == nil { elements[set.name] = NFTablesElementTable() }
     }
 
-    /// The dispatch sets of the picks in use, in pick order.
-    public var dispatchSets: [NFTSet] { picks.keys.sorted().flatMap { picks[$0]!.sets } }
+    /// The sets of the picks in use (dispatch and source-range sets), in pick order.
+    public var pickSets: [NFTSet] { picks.keys.sorted().flatMap { picks[$0]!.sets } }
 
     /// Every chain with all its rules, in the order a full sync writes them: the shared chains
     /// (the dispatch chains with one rule per pick in use, in pick order), then the pick chains,
@@ -182,7 +182,7 @@ public struct NFTablesRuleset: Sendable, Hashable {
             c.rules += dispatch[c.name] ?? []
             return c
         }
-        return shared + sorted.map { picks[$0]!.chain } + services.keys.sorted().flatMap { services[$0]!.chains }
+        return shared + sorted.compactMap { picks[$0]!.chain } + services.keys.sorted().flatMap { services[$0]!.chains }
     }
 
     /// Elements now in `set`.
@@ -190,14 +190,14 @@ public struct NFTablesRuleset: Sendable, Hashable {
 
     /// Rules in all our chains.
     public var ruleCount: Int {
-        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + $1.chain.rules.count + $1.dispatch.count }
+        sharedChains.reduce(0) { $0 + $1.rules.count } + picks.values.reduce(0) { $0 + ($1.chain?.rules.count ?? 0) + $1.dispatch.count }
             + services.values.reduce(0) { $0 + $1.ruleCount }
     }
 
     /// Every chain name of ours in this ruleset.
     public var chainNames: Set<String> {
         var names = Set(sharedChains.map(\.name))
-        for pick in picks.keys { names.insert(pick.chainName) }
+        for pick in picks.values { if let chain = pick.chain { names.insert(chain.name) } }
         for rules in services.values { for chain in rules.chains { names.insert(chain.name) } }
         return names
     }

@@ -40,10 +40,10 @@ public struct NFTablesServiceValidator: Sendable {
         return nil
     }
 
-    /// The dispatch set `name` of one of `picks`.
+    /// The set `name` that one of `picks` brings (a dispatch or source-range set).
     private func dispatchSet(_ name: String, of picks: [NFTablesPick]) -> NFTSet? {
         for pick in picks {
-            for d in NFTablesDispatch.dispatches(to: pick) where d.setName(pick) == name { return renderer.dispatchSet(d, to: pick) }
+            if let set = renderer.sets(of: pick).first(where: { $0.name == name }) { return set }
         }
         return nil
     }

@@ -45,7 +45,7 @@ public struct NFTablesTransaction: Sendable {
         if recreateAffinitySets {
             for set in affinitySets where existingSets.contains(set.name) { t.batch.delete(set) }
         }
-        let elementSets = ruleset.sharedSets + ruleset.dispatchSets
+        let elementSets = ruleset.sharedSets + ruleset.pickSets
         for set in elementSets + affinitySets { t.batch.add(set) }
         for chain in allChains {
             for rule in chain.rules { t.batch.add(rule) }
@@ -89,12 +89,15 @@ public struct NFTablesTransaction: Sendable {
             // The chain, then the sets that lead to it and the rules that read them.
             let added = renderer.pickRules(pick)
             t.addedPicks[pick] = added
-            t.batch.add(added.chain.chain)
-            for rule in added.chain.rules { t.batch.add(rule) }
+            if let chain = added.chain {
+                t.batch.add(chain.chain)
+                for rule in chain.rules { t.batch.add(rule) }
+                t.rulesWritten += chain.rules.count
+                t.chainsWritten += 1
+            }
             for set in added.sets { t.batch.add(set) }
             for rule in added.dispatch { t.batch.add(rule) }
-            t.rulesWritten += added.chain.rules.count + added.dispatch.count
-            t.chainsWritten += 1
+            t.rulesWritten += added.dispatch.count
         }
         var addChains: [NFTChain] = [], addSets: [NFTSet] = [], flushChains: [NFTChain] = []
         var recreateSets: [NFTSet] = [], addRules: [NFTRule] = [], deleteChains: [NFTChain] = [], deleteSets: [NFTSet] = []

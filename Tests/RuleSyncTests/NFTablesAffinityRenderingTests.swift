@@ -111,7 +111,7 @@ import Testing
         #expect(t.trace(from: "10.0.1.5", to: "172.30.0.41", port: 80) == .dnat("10.180.0.1:8080", "10.180.0.2:8080", updates: ["affinity-600"]))
         let chain = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41", affinity: .clientIP(timeoutSeconds: 600)), eps)]), config: config)
             .picks[NFTablesPick(nodePort: false, local: false, endpoints: 2, affinitySeconds: 600)]!
-        #expect(chain.chain.rules[1].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .word(3))))
+        #expect(chain.chain!.rules[1].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .word(3))))
     }
 
     @Test func anIncrementalSyncDeletesARemovedEndpointsValidityAndAddsTheMapOnlyForANewPick() {

@@ -178,6 +178,29 @@ final class RecordingTransport: NFTablesTransport {
         #expect(backend.appliedRuleset(.ipv4)!.elements(of: N.clusterIPs).count == 1)
     }
 
+    /// Source ranges are plain hash-set elements, one set per prefix length: an interval set of
+    /// concatenations (pipapo) copies its whole table at every commit that changes it.
+    @Test func sourceRangesAreElementsOfASetPerPrefixLength() throws {
+        let (backend, transport) = backend()
+        let lb = F.service(F.name("ns1", "lb"), "172.30.0.43", lbIPs: ["192.0.2.10"], sourceRanges: ["198.51.100.0/24", "203.0.113.0/24"])
+        let before = twoServices(webEndpoints: eps)
+        _ = try backend.sync(before, changes: nil)
+        var after = before
+        after.servicePorts[lb.name] = lb
+        after.endpoints[lb.name] = eps
+        _ = try backend.sync(after, changes: SnapshotDiff(from: before, to: after))
+        #expect(transport.lastBatch.contains("add set ip swift-kube-proxy firewall-allow-24 { type ipv4_addr . inet_proto . inet_service . ipv4_addr; }"))
+        #expect(transport.lastBatch.contains("add element ip swift-kube-proxy firewall-allow-24 { 2 elements }"))
+        // A second Service with /24 ranges adds elements only.
+        let other = F.service(F.name("ns1", "lb2"), "172.30.0.44", lbIPs: ["192.0.2.11"], sourceRanges: ["10.9.9.0/24"])
+        var third = after
+        third.servicePorts[other.name] = other
+        third.endpoints[other.name] = eps
+        _ = try backend.sync(third, changes: SnapshotDiff(from: after, to: third))
+        #expect(transport.lastBatch.contains("add element ip swift-kube-proxy firewall-allow-24 { 1 element }"))
+        #expect(!transport.lastBatch.contains { $0.hasPrefix("add rule") || $0.hasPrefix("add set") || $0.hasPrefix("add chain") })
+    }
+
     @Test func goingToNoEndpointsSwapsTheServiceElementForAReject() throws {
         let (backend, transport) = backend()
         let before = twoServices(webEndpoints: eps)

@@ -125,10 +125,14 @@ struct NFTablesKernelLifecycleTests {
         defer { topology.teardown() }
         let affinity = ServicePort(name: db, clusterIPs: [IPAddress("172.30.0.11")!], port: 5432, targetPort: .number(Topology.backendPort),
                                    sessionAffinity: .clientIP(timeoutSeconds: 60))
-        let snapshot = W.snapshot([(W.service(nodePort: W.nodePort), W.endpoints([1, 2])), (affinity, W.endpoints([2]))])
+        // Source ranges of two prefix lengths: masked sources in concatenations.
+        let lb = W.service(nodePort: W.nodePort, loadBalancerIPs: [IPAddress("192.0.2.10")!], sourceRanges: [CIDR("198.51.100.0/24")!, CIDR("203.0.113.7/32")!])
+        let snapshot = W.snapshot([(lb, W.endpoints([1, 2])), (affinity, W.endpoints([2]))])
         _ = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [Topology.clusterCIDR]), families: [.ipv4],
                                 networkNamespace: "/run/netns/\(topology.node)").sync(snapshot, changes: nil)
         let listed = try nft(topology, "list", "table", "ip", "swift-kube-proxy")
+        #expect(listed.contains("ip daddr . meta l4proto . th dport . ip saddr & 255.255.255.0 @firewall-allow-24 accept"))
+        #expect(listed.contains("ip daddr . meta l4proto . th dport . ip saddr @firewall-allow-32 accept"))
         #expect(listed.contains("typeof ip daddr . meta l4proto . th dport . numgen inc mod 1 : ip daddr . th dport"))
         #expect(listed.contains("numgen inc mod 2 map @service-endpoints"))
         _ = try nft(topology, "delete", "table", "ip", "swift-kube-proxy")

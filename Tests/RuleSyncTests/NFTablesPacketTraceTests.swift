@@ -188,7 +188,7 @@ extension Fixture {
         let config = RuleSyncConfig(clusterCIDRs: [CIDR("10.0.0.0/8")!], endpointPick: .random)
         let ruleset = F.nftRuleset(F.snapshot([(F.service(web, "172.30.0.41"), twoEndpoints)]), config: config)
         let chain = try #require(ruleset.picks[NFTablesPick(nodePort: false, local: false, endpoints: 2)])
-        #expect(chain.chain.rules.last?.description.hasSuffix("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints") == true)
+        #expect(chain.chain!.rules.last?.description.hasSuffix("dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @service-endpoints") == true)
         #expect(NFTablesTracer(ruleset, localAddresses: [F.nodeIP]).trace(from: "10.0.1.5", to: "172.30.0.41", port: 80)
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080"))
     }

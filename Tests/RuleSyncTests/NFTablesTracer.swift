@@ -285,7 +285,7 @@ struct NFTablesTracer {
             case .anonymous(let a):
                 keyType = a.keyType; elements = a.elements; interval = a.isInterval
             case .named(let name):
-                if let s = (tracer.ruleset.sharedSets + tracer.ruleset.dispatchSets).first(where: { $0.name == name }) {
+                if let s = (tracer.ruleset.sharedSets + tracer.ruleset.pickSets).first(where: { $0.name == name }) {
                     keyType = s.keyType; elements = tracer.ruleset.elements(of: name); interval = s.flags.contains(.interval)
                 } else if let map = tracer.ruleset.affinityMaps.first(where: { $0.name == name }) {
                     let key = load(from, map.keyType.length)
