@@ -77,6 +77,25 @@ extension Fixture {
             == .dnat("10.180.0.1:8080", "10.180.0.2:8080", masquerade: true))
     }
 
+    /// Each prefix length is its own set, read with the source masked: nested and disjoint ranges
+    /// of several lengths, in IPv6 too.
+    @Test func sourceRangesOfSeveralPrefixLengthsIPv6() {
+        let name = F.name("ns1", "v6lb")
+        let svc = ServicePort(name: name, clusterIPs: [IPAddress("fd00:30::42")!], port: 80, loadBalancerIPs: [IPAddress("2001:db8:1::7")!],
+                              loadBalancerSourceRanges: [CIDR("2001:db8:aa::/48")!, CIDR("2001:db8:aa:1::/64")!, CIDR("2001:db8:bb::5/128")!])
+        let config = RuleSyncConfig(clusterCIDRs: [CIDR("fd00::/16")!])
+        let ruleset = F.nftRuleset(F.snapshot([(svc, [Endpoint(address: IPAddress("fd00:180::1")!, port: 8080)])]), config: config, family: .ipv6)
+        // The /64 lies inside the /48: only the /48 and the /128 have sets.
+        #expect(ruleset.pickSets.map(\.name).filter { $0.hasPrefix("firewall-allow-") } == ["firewall-allow-48", "firewall-allow-128"])
+        let t = NFTablesTracer(ruleset, localAddresses: [IPAddress("fd00:1::2")!])
+        for allowed in ["2001:db8:aa:ffff::9", "2001:db8:aa:1::1", "2001:db8:bb::5"] {
+            #expect(t.trace(from: allowed, to: "2001:db8:1::7", port: 80) == .dnat("fd00:180::1:8080", masquerade: true))
+        }
+        for blocked in ["2001:db8:ab::9", "2001:db8:bb::6"] {
+            #expect(t.trace(from: blocked, to: "2001:db8:1::7", port: 80) == .verdict(.drop))
+        }
+    }
+
     @Test func nodePortFromOffClusterIsMasqueraded() {
         let svc = F.service(web, "172.30.0.41", nodePort: 30080)
         let t = F.nftTracer(F.snapshot([(svc, twoEndpoints)]))
