@@ -67,17 +67,17 @@ private struct ElementShape {
     }
 
     func problem(_ element: NFTSetElement) -> String? {
-        if element.key.bytes.count != keyLength {
-            return "element key \(element.key) is \(element.key.bytes.count) bytes, \(keyType) needs \(keyLength)"
+        if element.key.count != keyLength {
+            return "element key \(element.key) is \(element.key.count) bytes, \(keyType) needs \(keyLength)"
         }
         if let end = element.keyEnd {
             if !isInterval { return "a range element needs a set with flags interval" }
-            if end.bytes.count != keyLength { return "element key end is \(end.bytes.count) bytes, \(keyType) needs \(keyLength)" }
+            if end.count != keyLength { return "element key end is \(end.count) bytes, \(keyType) needs \(keyLength)" }
         }
         switch (mapping, element.value) {
         case (nil, nil), (.verdict, .verdict): return nil
         case (.data(let type), .data(let value)):
-            return value.bytes.count == valueLength ? nil : "element value is \(value.bytes.count) bytes, \(type) needs \(type.length)"
+            return value.count == valueLength ? nil : "element value is \(value.count) bytes, \(type) needs \(type.length)"
         case (nil, _): return "a set element has no value"
         case (_, nil): return "a map element needs a value"
         default: return "element value does not match the map's type"
