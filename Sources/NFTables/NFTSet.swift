@@ -111,7 +111,9 @@ public struct NFTSetElement: Sendable, Hashable {
     public var value: Value?
     /// Shown by `nft list` after the key (`172.30.0.41 . tcp . 80 comment "ns/web:http" : goto ...`).
     public var comment: String?
-    private var rare: Rare?
+    // Internal and inlinable (with the initializer): the renderer makes a million elements, and a
+    // call across the module boundary copied each one once more.
+    @usableFromInline var rare: Rare?
 
     /// The last value of a range, inclusive (interval sets). The encoder turns it into what the
     /// kernel wants: an "interval end" element one past it, or `NFTA_SET_ELEM_KEY_END` for a
@@ -126,18 +128,21 @@ public struct NFTSetElement: Sendable, Hashable {
         set { rare = Rare.make(keyEnd: keyEnd, timeout: newValue) }
     }
 
+    @inlinable
     public init(key: NFTValue, keyEnd: NFTValue? = nil, value: Value? = nil, timeout: Duration? = nil, comment: String? = nil) {
         self.key = key
         self.value = value
         self.comment = comment
-        rare = Rare.make(keyEnd: keyEnd, timeout: timeout)
+        rare = keyEnd == nil && timeout == nil ? nil : Rare(keyEnd: keyEnd, timeout: timeout)
     }
 
     /// Immutable, so copies share it safely; a change makes a new one.
-    private final class Rare: Sendable {
+    @usableFromInline
+    final class Rare: Sendable {
         let keyEnd: NFTValue?
         let timeout: Duration?
 
+        @usableFromInline
         init(keyEnd: NFTValue?, timeout: Duration?) {
             self.keyEnd = keyEnd
             self.timeout = timeout
@@ -156,6 +161,7 @@ public struct NFTSetElement: Sendable, Hashable {
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 
     /// A verdict-map element: `key : verdict`.
+    @inlinable
     public static func verdict(_ key: NFTValue, _ verdict: NFTVerdict, comment: String? = nil) -> NFTSetElement {
         NFTSetElement(key: key, value: .verdict(verdict), comment: comment)
     }

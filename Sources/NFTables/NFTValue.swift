@@ -17,6 +17,22 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
     struct Inline: Sendable, Hashable {
         var low: UInt64 = 0, high: UInt64 = 0
         var count: UInt8 = 0
+
+        /// Writes `part`'s bytes at byte `offset` (they fit; the bytes there are zero). On a
+        /// little-endian machine byte i is bits 8i… of the two words, so this is a 128-bit shift.
+        mutating func place(_ part: Inline, at offset: Int) {
+            #if _endian(little)
+            let shift = UInt64(offset * 8)
+            // Smart shifts: past the width they give 0, and a negative amount shifts the other way.
+            low |= part.low << shift
+            high |= (part.high << shift) | (part.low >> (64 - Int64(shift)))
+            #else
+            var part = part
+            Swift.withUnsafeMutableBytes(of: &self) { target in
+                Swift.withUnsafeBytes(of: &part) { (target.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: Int(part.count)) }
+            }
+            #endif
+        }
     }
 
     enum Storage: Sendable, Hashable {
@@ -167,37 +183,38 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
 
     /// Two and three parts without the variadic array: the renderer builds a million such keys.
     public static func concat(_ a: NFTValue, _ b: NFTValue) -> NFTValue {
-        var value = a.padded
-        value.appendPadded(b)
-        return value
+        if case .inline(var value) = a.storage, case .inline(let second) = b.storage {
+            let offset = NFTDataType.padded(Int(value.count)), total = offset + NFTDataType.padded(Int(second.count))
+            if total <= inlineCapacity {
+                value.place(second, at: offset)
+                value.count = UInt8(total)
+                return NFTValue(storage: .inline(value))
+            }
+        }
+        return concat([a, b])
     }
 
     public static func concat(_ a: NFTValue, _ b: NFTValue, _ c: NFTValue) -> NFTValue {
-        var value = a.padded
-        value.appendPadded(b)
-        value.appendPadded(c)
-        return value
+        if case .inline(var value) = a.storage, case .inline(let second) = b.storage, case .inline(let third) = c.storage {
+            let offset = NFTDataType.padded(Int(value.count)), offset2 = offset + NFTDataType.padded(Int(second.count))
+            let total = offset2 + NFTDataType.padded(Int(third.count))
+            if total <= inlineCapacity {
+                value.place(second, at: offset)
+                value.place(third, at: offset2)
+                value.count = UInt8(total)
+                return NFTValue(storage: .inline(value))
+            }
+        }
+        return concat([a, b, c])
     }
 
     private init(storage: Storage) { self.storage = storage }
 
-    /// This value with zeros up to a multiple of 4 bytes (its length in a concatenation).
-    private var padded: NFTValue {
-        var value = NFTValue(storage: .inline(Inline()))
-        value.appendPadded(self)
-        return value
-    }
-
     /// Appends `part` and zeros up to a multiple of 4 bytes; `self`'s length is one already.
     private mutating func appendPadded(_ part: NFTValue) {
         let offset = count, total = offset + NFTDataType.padded(part.count)
-        if case .inline(var value) = storage, total <= Self.inlineCapacity {
-            // Bytes past `count` are zero already: only the part's own bytes are copied.
-            Swift.withUnsafeMutableBytes(of: &value) { target in
-                part.withUnsafeBytes { source in
-                    if let base = source.baseAddress { (target.baseAddress! + offset).copyMemory(from: base, byteCount: source.count) }
-                }
-            }
+        if case .inline(var value) = storage, case .inline(let inlinePart) = part.storage, total <= Self.inlineCapacity {
+            value.place(inlinePart, at: offset)  // the bytes past `count` are zero already
             value.count = UInt8(total)
             storage = .inline(value)
             return

@@ -42,6 +42,22 @@ struct ValueStorageTests {
         #expect(NFTValue.concat(NFTValue.concat(v6, v6), .port(1)) == NFTValue.concat(v6, v6, .port(1)))
     }
 
+    /// Every split of up to three parts of 1–16 bytes, across the inline words and past them.
+    @Test func everyPartLengthLandsAtItsPaddedOffset() {
+        func part(_ length: Int, _ seed: Int) -> [UInt8] { (0..<length).map { UInt8(truncatingIfNeeded: seed &* 31 &+ $0 &* 7 &+ 1) } }
+        for a in 1...16 {
+            for b in 1...16 {
+                let x = part(a, 1), y = part(b, 2)
+                #expect(NFTValue.concat(NFTValue(bytes: x), NFTValue(bytes: y)).bytes == Self.reference([x, y]))
+                for c in [1, 2, 4, 16] {
+                    let z = part(c, 3), expected = Self.reference([x, y, z])
+                    #expect(NFTValue.concat(NFTValue(bytes: x), NFTValue(bytes: y), NFTValue(bytes: z)).bytes == expected)
+                    #expect(NFTValue.concat([NFTValue(bytes: x), NFTValue(bytes: y), NFTValue(bytes: z)]) == NFTValue(bytes: expected))
+                }
+            }
+        }
+    }
+
     @Test func equalityLooksAtEveryByteAndTheLength() {
         #expect(NFTValue(bytes: [1, 2, 3]) != NFTValue(bytes: [1, 2, 3, 0]))
         #expect(NFTValue(bytes: []) != NFTValue(bytes: [0]))
