@@ -98,13 +98,13 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The two words and the count in one go: no byte loop, no pointer.
+    /// Two words, the count folded into the top byte (zero below 16 bytes): a byte of its own
+    /// took the hasher's slow tail path, on every key of every table.
     public func hash(into hasher: inout Hasher) {
         switch storage {
         case .inline(let value):
             hasher.combine(value.low)
-            hasher.combine(value.high)
-            hasher.combine(value.count)
+            hasher.combine(value.high ^ UInt64(value.count) << 56)
         case .heap(let bytes):
             bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
