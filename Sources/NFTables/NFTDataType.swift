@@ -88,7 +88,8 @@ public struct NFTDataType: Sendable, Hashable, CustomStringConvertible {
 
     /// Key length: a concatenation pads each component to a 32-bit register.
     public var length: Int {
-        isConcatenation ? fieldLengths.reduce(0) { $0 + NFTDataType.padded($1) } : components[0].length
+        // Without the array of `fieldLengths`: every element check of a full sync asks.
+        isConcatenation ? components.reduce(0) { $0 + NFTDataType.padded($1.length) } : components[0].length
     }
 
     /// Unpadded length of each component (`NFTA_SET_DESC_CONCAT` for interval concatenations).

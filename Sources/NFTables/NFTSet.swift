@@ -102,26 +102,66 @@ public struct NFTSet: Sendable, Hashable {
 public typealias NFTMap = NFTSet
 
 /// One element of a set or map.
+///
+/// Kept small (72 bytes, no heap of its own for IPv4 keys): the applied model holds two copies of
+/// each of a million elements at 100,000 Services. The rare parts (a range's end, a timeout) sit
+/// in one shared box, nil for almost every element.
 public struct NFTSetElement: Sendable, Hashable {
     public var key: NFTValue
+    public var value: Value?
+    /// Shown by `nft list` after the key (`172.30.0.41 . tcp . 80 comment "ns/web:http" : goto ...`).
+    public var comment: String?
+    // Internal and inlinable (with the initializer): the renderer makes a million elements, and a
+    // call across the module boundary copied each one once more.
+    @usableFromInline var rare: Rare?
+
     /// The last value of a range, inclusive (interval sets). The encoder turns it into what the
     /// kernel wants: an "interval end" element one past it, or `NFTA_SET_ELEM_KEY_END` for a
     /// concatenation.
-    public var keyEnd: NFTValue?
-    public var value: Value?
-    public var timeout: Duration?
-    /// Shown by `nft list` after the key (`172.30.0.41 . tcp . 80 comment "ns/web:http" : goto ...`).
-    public var comment: String?
-
-    public init(key: NFTValue, keyEnd: NFTValue? = nil, value: Value? = nil, timeout: Duration? = nil, comment: String? = nil) {
-        self.key = key
-        self.keyEnd = keyEnd
-        self.value = value
-        self.timeout = timeout
-        self.comment = comment
+    public var keyEnd: NFTValue? {
+        get { rare?.keyEnd }
+        set { rare = Rare.make(keyEnd: newValue, timeout: timeout) }
     }
 
+    public var timeout: Duration? {
+        get { rare?.timeout }
+        set { rare = Rare.make(keyEnd: keyEnd, timeout: newValue) }
+    }
+
+    @inlinable
+    public init(key: NFTValue, keyEnd: NFTValue? = nil, value: Value? = nil, timeout: Duration? = nil, comment: String? = nil) {
+        self.key = key
+        self.value = value
+        self.comment = comment
+        rare = keyEnd == nil && timeout == nil ? nil : Rare(keyEnd: keyEnd, timeout: timeout)
+    }
+
+    /// Immutable, so copies share it safely; a change makes a new one.
+    @usableFromInline
+    final class Rare: Sendable {
+        let keyEnd: NFTValue?
+        let timeout: Duration?
+
+        @usableFromInline
+        init(keyEnd: NFTValue?, timeout: Duration?) {
+            self.keyEnd = keyEnd
+            self.timeout = timeout
+        }
+
+        static func make(keyEnd: NFTValue?, timeout: Duration?) -> Rare? {
+            keyEnd == nil && timeout == nil ? nil : Rare(keyEnd: keyEnd, timeout: timeout)
+        }
+    }
+
+    public static func == (a: NFTSetElement, b: NFTSetElement) -> Bool {
+        a.key == b.key && a.value == b.value && a.comment == b.comment && a.keyEnd == b.keyEnd && a.timeout == b.timeout
+    }
+
+    /// The key only: elements of one set differ by key, and equal elements have equal keys.
+    public func hash(into hasher: inout Hasher) { hasher.combine(key) }
+
     /// A verdict-map element: `key : verdict`.
+    @inlinable
     public static func verdict(_ key: NFTValue, _ verdict: NFTVerdict, comment: String? = nil) -> NFTSetElement {
         NFTSetElement(key: key, value: .verdict(verdict), comment: comment)
     }

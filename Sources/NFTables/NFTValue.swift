@@ -6,31 +6,124 @@ import Glibc
 ///
 /// Addresses and ports are network byte order, `inet_proto` is one byte, marks and integers are host
 /// byte order. A concatenation pads each part to 4 bytes, as in the registers.
+///
+/// Up to 16 bytes (every IPv4 key and value of ours, an IPv6 address, an interface name) are held
+/// inline: a full sync at 100,000 Services makes millions of these, and a heap array each was a
+/// malloc, a free and reference counting apiece, 48 bytes of heap beside the 8 of the reference.
+/// Longer values (IPv6 concatenations) keep an array. The form is canonical (a value of at most 16
+/// bytes is never an array), so equality and hashing never compare the two forms.
 public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
-    public var bytes: [UInt8]
+    /// Inline bytes, in memory order, zero past `count`.
+    struct Inline: Sendable, Hashable {
+        var low: UInt64 = 0, high: UInt64 = 0
+        var count: UInt8 = 0
 
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-
-    /// The bytes in one go: the derived hash fed them to the hasher one by one, and a full sync
-    /// hashes millions of keys.
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        /// Writes `part`'s bytes at byte `offset` (they fit; the bytes there are zero). On a
+        /// little-endian machine byte i is bits 8i… of the two words, so this is a 128-bit shift.
+        mutating func place(_ part: Inline, at offset: Int) {
+            #if _endian(little)
+            let shift = UInt64(offset * 8)
+            // Smart shifts: past the width they give 0, and a negative amount shifts the other way.
+            low |= part.low << shift
+            high |= (part.high << shift) | (part.low >> (64 - Int64(shift)))
+            #else
+            var part = part
+            Swift.withUnsafeMutableBytes(of: &self) { target in
+                Swift.withUnsafeBytes(of: &part) { (target.baseAddress! + offset).copyMemory(from: $0.baseAddress!, byteCount: Int(part.count)) }
+            }
+            #endif
+        }
     }
 
-    public static func == (a: NFTValue, b: NFTValue) -> Bool { a.bytes == b.bytes }
+    enum Storage: Sendable, Hashable {
+        case inline(Inline)
+        case heap([UInt8])
+    }
+
+    var storage: Storage
+
+    static let inlineCapacity = 16
+
+    public init(bytes: [UInt8]) {
+        if bytes.count <= Self.inlineCapacity {
+            self = bytes.withUnsafeBytes { NFTValue(copying: $0) }
+        } else {
+            storage = .heap(bytes)
+        }
+    }
+
+    /// A copy of `raw`'s bytes. The module's byte copying into inline storage is here and in
+    /// `concat`: a loop of byte stores was a third of a key's cost.
+    init(copying raw: UnsafeRawBufferPointer) {
+        guard raw.count <= Self.inlineCapacity else {
+            storage = .heap(Array(raw))
+            return
+        }
+        var value = Inline()
+        if let source = raw.baseAddress {
+            Swift.withUnsafeMutableBytes(of: &value) { $0.baseAddress!.copyMemory(from: source, byteCount: raw.count) }
+        }
+        value.count = UInt8(raw.count)
+        storage = .inline(value)
+    }
+
+    /// The bytes of a trivial value (an address, an integer) in memory order.
+    init<T>(of value: T) {
+        var value = value
+        self = Swift.withUnsafeBytes(of: &value) { NFTValue(copying: $0) }
+    }
+
+    /// The bytes, as a new array (the hot paths use `withUnsafeBytes` and `count` instead).
+    public var bytes: [UInt8] {
+        get { withUnsafeBytes { Array($0) } }
+        set { self = NFTValue(bytes: newValue) }
+    }
+
+    /// How many bytes.
+    public var count: Int {
+        switch storage {
+        case .inline(let value): Int(value.count)
+        case .heap(let bytes): bytes.count
+        }
+    }
+
+    /// Calls `body` with the bytes, without copying them into an array.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch storage {
+        case .inline(let value):
+            let count = Int(value.count)
+            return try Swift.withUnsafeBytes(of: value) { try body(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+        case .heap(let bytes):
+            return try bytes.withUnsafeBytes(body)
+        }
+    }
+
+    /// Two words, the count folded into the top byte (zero below 16 bytes): a byte of its own
+    /// took the hasher's slow tail path, on every key of every table.
+    public func hash(into hasher: inout Hasher) {
+        switch storage {
+        case .inline(let value):
+            hasher.combine(value.low)
+            hasher.combine(value.high ^ UInt64(value.count) << 56)
+        case .heap(let bytes):
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    public static func == (a: NFTValue, b: NFTValue) -> Bool { a.storage == b.storage }
 
     /// An IPv4 address in dotted form; nil if it is not one.
     public init?(ipv4 text: String) {
         var address = in_addr()
         guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
-        bytes = withUnsafeBytes(of: &address) { Array($0) }
+        self.init(of: address)
     }
 
     /// An IPv6 address in any form `inet_pton` reads; nil if it is not one.
     public init?(ipv6 text: String) {
         var address = in6_addr()
         guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
-        bytes = withUnsafeBytes(of: &address) { Array($0) }
+        self.init(of: address)
     }
 
     /// An IPv4 or IPv6 address; nil if it is neither.
@@ -39,20 +132,20 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A transport port (`inet_service`), network byte order.
-    public static func port(_ port: UInt16) -> NFTValue { NFTValue(bytes: [UInt8(port >> 8), UInt8(port & 0xff)]) }
+    public static func port(_ port: UInt16) -> NFTValue { NFTValue(of: port.bigEndian) }
 
     /// A layer-4 protocol number (`inet_proto`).
-    public static func proto(_ proto: NFTProtocol) -> NFTValue { NFTValue(bytes: [proto.rawValue]) }
+    public static func proto(_ proto: NFTProtocol) -> NFTValue { NFTValue(of: proto.rawValue) }
 
     /// A `meta nfproto` value: the packet's family, for rules in an `inet` table.
-    public static func nfproto(_ family: NFTFamily) -> NFTValue { NFTValue(bytes: [family.protocolFamily]) }
+    public static func nfproto(_ family: NFTFamily) -> NFTValue { NFTValue(of: family.protocolFamily) }
 
     /// A packet mark, host byte order.
     public static func mark(_ mark: UInt32) -> NFTValue { integer(mark) }
 
     /// A 32-bit integer in host byte order (numgen results, ct state bits, fib address types).
     public static func integer(_ value: UInt32) -> NFTValue {
-        NFTValue(bytes: withUnsafeBytes(of: value) { Array($0) })
+        NFTValue(of: value)
     }
 
     /// An interface name, NUL-padded to `IFNAMSIZ` (16) bytes.
@@ -78,17 +171,59 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// `a . b . c`: each part padded with zeros to a multiple of 4 bytes.
+    /// Disfavoured so that two and three parts take the overloads below (no array).
+    @_disfavoredOverload
     public static func concat(_ parts: NFTValue...) -> NFTValue { concat(parts) }
 
     public static func concat(_ parts: [NFTValue]) -> NFTValue {
-        // One allocation: a full sync builds a hundred thousand of these.
-        var bytes = [UInt8](repeating: 0, count: parts.reduce(0) { $0 + NFTDataType.padded($1.bytes.count) })
-        var offset = 0
-        for part in parts {
-            bytes.replaceSubrange(offset..<offset + part.bytes.count, with: part.bytes)
-            offset += NFTDataType.padded(part.bytes.count)
+        var value = NFTValue(storage: .inline(Inline()))
+        for part in parts { value.appendPadded(part) }
+        return value
+    }
+
+    /// Two and three parts without the variadic array: the renderer builds a million such keys.
+    public static func concat(_ a: NFTValue, _ b: NFTValue) -> NFTValue {
+        if case .inline(var value) = a.storage, case .inline(let second) = b.storage {
+            let offset = NFTDataType.padded(Int(value.count)), total = offset + NFTDataType.padded(Int(second.count))
+            if total <= inlineCapacity {
+                value.place(second, at: offset)
+                value.count = UInt8(total)
+                return NFTValue(storage: .inline(value))
+            }
         }
-        return NFTValue(bytes: bytes)
+        return concat([a, b])
+    }
+
+    public static func concat(_ a: NFTValue, _ b: NFTValue, _ c: NFTValue) -> NFTValue {
+        if case .inline(var value) = a.storage, case .inline(let second) = b.storage, case .inline(let third) = c.storage {
+            let offset = NFTDataType.padded(Int(value.count)), offset2 = offset + NFTDataType.padded(Int(second.count))
+            let total = offset2 + NFTDataType.padded(Int(third.count))
+            if total <= inlineCapacity {
+                value.place(second, at: offset)
+                value.place(third, at: offset2)
+                value.count = UInt8(total)
+                return NFTValue(storage: .inline(value))
+            }
+        }
+        return concat([a, b, c])
+    }
+
+    private init(storage: Storage) { self.storage = storage }
+
+    /// Appends `part` and zeros up to a multiple of 4 bytes; `self`'s length is one already.
+    private mutating func appendPadded(_ part: NFTValue) {
+        let offset = count, total = offset + NFTDataType.padded(part.count)
+        if case .inline(var value) = storage, case .inline(let inlinePart) = part.storage, total <= Self.inlineCapacity {
+            value.place(inlinePart, at: offset)  // the bytes past `count` are zero already
+            value.count = UInt8(total)
+            storage = .inline(value)
+            return
+        }
+        var bytes = self.bytes
+        bytes.reserveCapacity(total)
+        part.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: repeatElement(0, count: total - bytes.count))
+        storage = .heap(bytes)
     }
 
     /// Hex bytes in memory order (`0x0a000001` for 10.0.0.1).

@@ -54,17 +54,17 @@ enum ElementWriter {
     /// `type { NFTA_DATA_VALUE bytes }`.
     private static func data(_ nlh: UnsafeMutablePointer<nlmsghdr>, _ type: UInt16, _ value: NFTValue) {
         let nest = mnl_attr_nest_start(nlh, type)
-        value.bytes.withUnsafeBytes { mnl_attr_put(nlh, UInt16(NFTA_DATA_VALUE.rawValue), $0.count, $0.baseAddress) }
+        value.withUnsafeBytes { mnl_attr_put(nlh, UInt16(NFTA_DATA_VALUE.rawValue), $0.count, $0.baseAddress) }
         mnl_attr_nest_end(nlh, nest)
     }
 
     /// At most how many bytes `element` takes in a message (for sizing the batch buffer).
     static func maximumSize(_ element: NFTSetElement) -> Int {
         func attribute(_ payload: Int) -> Int { 4 + NFTDataType.padded(payload) }
-        var size = 4 + 8 + 12 + 2 * attribute(attribute(element.key.bytes.count))  // nest, flags, timeout, key and an end
+        var size = 4 + 8 + 12 + 2 * attribute(attribute(element.key.count))  // nest, flags, timeout, key and an end
         switch element.value {
         case .verdict(let verdict): size += 4 + 4 + 8 + attribute((verdict.chain?.utf8.count ?? 0) + 1)
-        case .data(let value): size += attribute(attribute(value.bytes.count))
+        case .data(let value): size += attribute(attribute(value.count))
         case nil: break
         }
         if element.comment != nil { size += attribute(2 + 128) }

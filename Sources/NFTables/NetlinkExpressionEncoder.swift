@@ -11,7 +11,7 @@ extension NetlinkBatchEncoder {
         func u64(_ a: Int, _ value: UInt64) { nftnl_expr_set_u64(e, UInt16(a), value) }
         func str(_ a: Int, _ value: String) { nftnl_expr_set_str(e, UInt16(a), value) }
         func data(_ a: Int, _ value: NFTValue) {
-            value.bytes.withUnsafeBytes { _ = nftnl_expr_set(e, UInt16(a), $0.baseAddress, UInt32($0.count)) }
+            value.withUnsafeBytes { _ = nftnl_expr_set(e, UInt16(a), $0.baseAddress, UInt32($0.count)) }
         }
         switch expression {
         case .payload(let base, let offset, let length, let register):
@@ -36,7 +36,7 @@ extension NetlinkBatchEncoder {
         case .bitwise(let source, let destination, let mask, let xor):
             u32(NFTNL_EXPR_BITWISE_SREG, source.rawValue)
             u32(NFTNL_EXPR_BITWISE_DREG, destination.rawValue)
-            u32(NFTNL_EXPR_BITWISE_LEN, UInt32(mask.bytes.count))
+            u32(NFTNL_EXPR_BITWISE_LEN, UInt32(mask.count))
             data(NFTNL_EXPR_BITWISE_MASK, mask)
             data(NFTNL_EXPR_BITWISE_XOR, xor)
         case .lookup(let set, let source, let destination, let inverted):

@@ -1,7 +1,7 @@
 /// One backend of a Service port, merged from EndpointSlices (kube-proxy's `BaseEndpointInfo`).
 public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var address: IPAddress
-    public var port: Int
+    // The flags right after the address, in its padding: 80 bytes an endpoint where it was 88.
     /// `conditions.ready`: serving and not terminating.
     public var isReady: Bool
     /// `conditions.serving`: passes readiness, whether or not terminating.
@@ -9,6 +9,7 @@ public struct Endpoint: Hashable, Sendable, Comparable, CustomStringConvertible 
     public var isTerminating: Bool
     /// Runs on this node (its `nodeName` is ours).
     public var isLocal: Bool
+    public var port: Int
     public var nodeName: String?
     public var zone: String?
     /// `hints.forZones`; empty when the slice gives none.

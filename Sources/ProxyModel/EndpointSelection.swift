@@ -41,7 +41,7 @@ extension EndpointSelection {
 
         if service.usesClusterEndpoints {
             topology = TopologyMode(endpoints: endpoints, node: node)
-            cluster = endpoints.filter { $0.isReady && topology.admits($0, node: node) }
+            cluster = endpoints.sharingFilter { $0.isReady && topology.admits($0, node: node) }
             if cluster.isEmpty {
                 cluster = endpoints.filter { $0.isServing && $0.isTerminating }
             }
@@ -66,7 +66,7 @@ extension EndpointSelection {
         }
         var usesServingTerminating = false
         if hasLocalReady {
-            local = endpoints.filter { $0.isLocal && $0.isReady }
+            local = endpoints.sharingFilter { $0.isLocal && $0.isReady }
         } else if hasLocalServingTerminating {
             usesServingTerminating = true
             local = endpoints.filter { $0.isLocal && $0.isServing && $0.isTerminating }
@@ -96,13 +96,21 @@ enum TopologyMode: Hashable {
     /// Same-node when every ready endpoint has node hints and one names us; else same-zone when every
     /// ready endpoint has zone hints and one names our zone; else none.
     init(endpoints: [Endpoint], node: NodeInfo) {
-        let ready = endpoints.filter(\.isReady)
-        if ready.isEmpty {
-            self = .none
-        } else if ready.allSatisfy({ !$0.nodeHints.isEmpty }) && ready.contains(where: { $0.nodeHints.contains(node.name) }) {
+        // One pass over the ready endpoints, fields read in place: no array of them (a full sync
+        // asks for every Service port).
+        var anyReady = false, allNodeHints = true, namesNode = false, allZoneHints = true, namesZone = false
+        for i in endpoints.indices where endpoints[i].isReady {
+            anyReady = true
+            if endpoints[i].nodeHints.isEmpty { allNodeHints = false } else if endpoints[i].nodeHints.contains(node.name) { namesNode = true }
+            if endpoints[i].zoneHints.isEmpty {
+                allZoneHints = false
+            } else if let zone = node.zone, endpoints[i].zoneHints.contains(zone) {
+                namesZone = true
+            }
+        }
+        if anyReady && allNodeHints && namesNode {
             self = .preferSameNode
-        } else if let zone = node.zone, ready.allSatisfy({ !$0.zoneHints.isEmpty }),
-                  ready.contains(where: { $0.zoneHints.contains(zone) }) {
+        } else if anyReady && allZoneHints && namesZone {
             self = .preferSameZone
         } else {
             self = .none
@@ -118,11 +126,19 @@ enum TopologyMode: Hashable {
     }
 }
 
+extension Array where Element == Endpoint {
+    /// `filter`, but the array itself (its buffer shared, not copied) when every endpoint is kept,
+    /// as they mostly are: a copy is an allocation and a retain of each endpoint's strings.
+    public func sharingFilter(_ keep: (Endpoint) -> Bool) -> [Endpoint] {
+        allSatisfy(keep) ? self : filter(keep)
+    }
+}
+
 /// Endpoints are the same backend when address and port agree, whatever their conditions.
-struct EndpointKey: Hashable {
-    let address: IPAddress
-    let port: Int
-    init(_ ep: Endpoint) {
+public struct EndpointKey: Hashable, Sendable {
+    public let address: IPAddress
+    public let port: Int
+    public init(_ ep: Endpoint) {
         address = ep.address
         port = ep.port
     }

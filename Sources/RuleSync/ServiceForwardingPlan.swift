@@ -155,8 +155,9 @@ public struct ServiceForwardingPlan: Sendable, Hashable {
     public var reachableEndpoints: [Endpoint] {
         var all: [Endpoint] = usesClusterEndpoints ? clusterEndpoints : []
         if usesLocalEndpoints {
-            var seen = Set(all.map { "\($0)" })
-            for ep in localEndpoints where seen.insert("\(ep)").inserted { all.append(ep) }
+            // By address and port, not by "ip:port" text: two strings made per endpoint per full sync.
+            var seen = Set(all.map(EndpointKey.init))
+            for ep in localEndpoints where seen.insert(EndpointKey(ep)).inserted { all.append(ep) }
         }
         return all
     }
@@ -172,7 +173,7 @@ extension ServiceForwardingPlan {
     /// of that family (a single-stack Service in the other family's proxier).
     public init?(service: ServicePort, endpoints: [Endpoint], node: NodeInfo, config: RuleSyncConfig, family: IPAddress.Family) {
         guard let clusterIP = service.clusterIPs.first(where: { $0.family == family }) else { return nil }
-        let familyEndpoints = endpoints.filter { $0.address.family == family }
+        let familyEndpoints = endpoints.sharingFilter { $0.address.family == family }  // single-stack: no copy
         let selection = EndpointSelection(service: service, endpoints: familyEndpoints, node: node)
 
         var frontends = [ServiceFrontend(kind: .clusterIP, address: clusterIP, port: service.port)]

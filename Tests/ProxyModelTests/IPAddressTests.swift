@@ -14,6 +14,13 @@ import Testing
         #expect(!ip.isIPv4)
         #expect(ip.description == "fd00::1")
         #expect(IPAddress("[::1]")?.isLoopback == true)
+        #expect(IPAddress("2001:db8:1:2:3:4:5:6")?.bytes == [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6])
+    }
+
+    /// A snapshot holds a million endpoints at 100,000 Services: the flags sit in the address's padding.
+    @Test func anEndpointPacksItsFlagsBesideTheAddress() {
+        #expect(MemoryLayout<IPAddress>.size == 17)
+        #expect(MemoryLayout<Endpoint>.stride <= 80)
     }
 
     @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "a.b.c.d", "1.2.3.4 ", "::g", "1::2::3"])

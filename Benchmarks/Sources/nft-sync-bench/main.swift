@@ -9,6 +9,10 @@
 // full sync, one-Service incremental syncs (an endpoint replaced; a Service added; an endpoint
 // added), bytes sent, peak RSS, and the TCP connect latency (median of 200) to the first and to
 // the last Service. Namespaces are deleted at exit, whatever happens.
+//
+// NFT_BENCH_FULL_ONLY=1 makes no namespace and starts no process: one full sync into the current
+// network namespace, then exit. For profilers (valgrind cannot follow Foundation's process spawn):
+//   ip netns add p && ip netns exec p valgrind --tool=callgrind nft-sync-bench 10000 10; ip netns del p
 import Foundation
 import ProxyModel
 import NFTables
@@ -16,6 +20,7 @@ import RuleSync
 
 let services = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1])! : 10_000
 let endpointCount = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10
+let fullOnly = ProcessInfo.processInfo.environment["NFT_BENCH_FULL_ONLY"] != nil
 let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
 let node = "skp-bnode-\(suffix)", client = "skp-bcli-\(suffix)", pods = "skp-bpods-\(suffix)", scratch = "skp-bscratch-\(suffix)"
 
@@ -47,39 +52,41 @@ var server: Process?
     }
 }
 defer { teardown() }
-// However this process ends (a failed precondition, a signal, SIGKILL), a watcher in its own
-// session kills what runs in our namespaces and deletes them once we are gone.
-let namespaces = [node, client, pods, scratch].joined(separator: " ")
-_ = try Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["setsid", "sh", "-c", """
-    while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
-    for n in \(namespaces); do ip netns pids $n 2>/dev/null | xargs -r kill -9; ip netns del $n 2>/dev/null; done
-    """])
+if !fullOnly {
+    // However this process ends (a failed precondition, a signal, SIGKILL), a watcher in its own
+    // session kills what runs in our namespaces and deletes them once we are gone.
+    let namespaces = [node, client, pods, scratch].joined(separator: " ")
+    _ = try Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["setsid", "sh", "-c", """
+        while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+        for n in \(namespaces); do ip netns pids $n 2>/dev/null | xargs -r kill -9; ip netns del $n 2>/dev/null; done
+        """])
 
-for n in [node, client, pods] { sh(["ip", "netns", "add", n]); ns(n, "link set lo up") }
-sh(["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
-ns(node, "link add ext0 type veth peer name eth0 netns \(client)")
-ns(node, "addr add 192.168.50.1/24 dev ext0"); ns(node, "link set ext0 up")
-ns(client, "addr add 192.168.50.2/24 dev eth0"); ns(client, "link set eth0 up"); ns(client, "route add default via 192.168.50.1")
-ns(node, "link add p0 type veth peer name eth0 netns \(pods)")
-ns(node, "addr add 10.180.0.1/24 dev p0"); ns(node, "link set p0 up")
-for i in 0..<endpointCount { ns(pods, "addr add 10.180.0.\(i + 2)/24 dev eth0") }
-ns(pods, "link set eth0 up"); ns(pods, "route add default via 10.180.0.1")
+    for n in [node, client, pods] { sh(["ip", "netns", "add", n]); ns(n, "link set lo up") }
+    sh(["ip", "netns", "exec", node, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    ns(node, "link add ext0 type veth peer name eth0 netns \(client)")
+    ns(node, "addr add 192.168.50.1/24 dev ext0"); ns(node, "link set ext0 up")
+    ns(client, "addr add 192.168.50.2/24 dev eth0"); ns(client, "link set eth0 up"); ns(client, "route add default via 192.168.50.1")
+    ns(node, "link add p0 type veth peer name eth0 netns \(pods)")
+    ns(node, "addr add 10.180.0.1/24 dev p0"); ns(node, "link set p0 up")
+    for i in 0..<endpointCount { ns(pods, "addr add 10.180.0.\(i + 2)/24 dev eth0") }
+    ns(pods, "link set eth0 up"); ns(pods, "route add default via 10.180.0.1")
 
-let echo = """
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(1024)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept(); c.close()
-"""
-let p = Process()
-p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-p.arguments = ["ip", "netns", "exec", pods, "python3", "-u", "-c", echo]
-let serverOut = Pipe()
-p.standardOutput = serverOut
-try p.run()
-server = p
-_ = serverOut.fileHandleForReading.availableData  // "ready"
+    let echo = """
+    import socket
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(1024)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept(); c.close()
+    """
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["ip", "netns", "exec", pods, "python3", "-u", "-c", echo]
+    let serverOut = Pipe()
+    p.standardOutput = serverOut
+    try p.run()
+    server = p
+    _ = serverOut.fileHandleForReading.availableData  // "ready"
+}
 
 /// 172.16.0.1, … : room for more than 100,000 Services (172.16.0.0/12).
 func clusterIP(_ i: Int) -> IPAddress { IPAddress(ipv4: 0xAC10_0000 + UInt32(i + 1)) }
@@ -155,7 +162,7 @@ if ProcessInfo.processInfo.environment["NFT_BENCH_PHASES"] != nil {
 }
 let rssBefore = peakRSSMiB()
 let backend = try NFTablesBackend(config: RuleSyncConfig(clusterCIDRs: [CIDR("10.180.0.0/16")!]), families: [.ipv4],
-                                  networkNamespace: "/run/netns/\(node)")
+                                  networkNamespace: fullOnly ? nil : "/run/netns/\(node)", cleansConntrack: !fullOnly)
 var report: SyncReport?
 let cpuBefore = threadCPU(), usBefore = threadUserSys()
 let full = try clock.measure { report = try backend.sync(snapshot, changes: nil) }
@@ -164,6 +171,7 @@ print(String(format: "full sync CPU: %.0f ms user (render, encode), %.0f ms syst
              usAfter.sys - usBefore.sys, 100 * (usAfter.sys - usBefore.sys) / (usAfter.user - usBefore.user + usAfter.sys - usBefore.sys)))
 print(String(format: "full sync:        %8.1f ms wall, %8.1f ms CPU  %6.1f MiB sent  %7d rules  peak RSS %.0f MiB (%.0f before)",
              ms(full), fullCPU, Double(report!.bytesWritten) / 1_048_576, report!.rulesWritten, peakRSSMiB(), rssBefore))
+if fullOnly { exit(0) }
 
 /// Incremental syncs by kind: wall and CPU per sync, user and system CPU summed over the rounds
 /// (the split is sampled at the scheduler tick, so only sums over many syncs mean something), bytes.
