@@ -54,7 +54,7 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
 
     /// A copy of `raw`'s bytes. The module's byte copying into inline storage is here and in
     /// `concat`: a loop of byte stores was a third of a key's cost.
-    init(copying raw: UnsafeRawBufferPointer) {
+    public init(copying raw: UnsafeRawBufferPointer) {
         guard raw.count <= Self.inlineCapacity else {
             storage = .heap(Array(raw))
             return

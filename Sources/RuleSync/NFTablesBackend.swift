@@ -115,7 +115,7 @@ public final class NFTablesBackend: RuleSyncBackend {
         if let changes, !changes.nodeChanged, !fs.needsFull, fs.applied != nil {
             var rendered: [ServicePortName: NFTablesServiceRules?] = [:]
             var noLocalInternal = fs.noLocalInternal, noLocalExternal = fs.noLocalExternal
-            let validator = NFTablesServiceValidator(renderer)
+            var validator = NFTablesServiceValidator(renderer)
             for name in changes.changed.sorted() {
                 noLocalInternal.remove(name)
                 noLocalExternal.remove(name)

@@ -39,7 +39,14 @@ public struct NFTablesRenderer: Sendable {
     var loopback: NFTPrefix { NFTPrefix(family == .ipv4 ? "127.0.0.0/8" : "::1/128")! }
     var podRanges: [CIDR] { config.clusterCIDRs(of: family) }
 
-    static func value(_ address: IPAddress) -> NFTValue { NFTValue(bytes: address.bytes) }
+    /// The address in network byte order, without the array `IPAddress.bytes` makes (a full sync
+    /// asks for every endpoint's, several times).
+    static func value(_ address: IPAddress) -> NFTValue {
+        switch address.family {
+        case .ipv4: withUnsafeBytes(of: address.ipv4Value.bigEndian) { NFTValue(copying: $0) }
+        case .ipv6: withUnsafeBytes(of: (address.high.bigEndian, address.low.bigEndian)) { NFTValue(copying: $0) }
+        }
+    }
     static func prefix(_ cidr: CIDR) -> NFTPrefix { NFTPrefix(address: cidr.address.bytes, length: cidr.prefixLength)! }
     static func proto(_ p: TransportProtocol) -> NFTProtocol {
         switch p {
@@ -262,10 +269,11 @@ public struct NFTablesRenderer: Sendable {
         }
         guard plan.hasAnyEndpoints else { return out }
         let reachable = plan.reachableEndpoints
-        out.reserve(reachable.count, more: N.hairpinEndpoints)
-        for ep in reachable {
-            let a = Self.value(ep.address)
-            out.add(NFTSetElement(key: .concat(a, a)), to: N.hairpinEndpoints)
+        out.add(reachable.count, to: N.hairpinEndpoints) { list in
+            for ep in reachable {
+                let a = Self.value(ep.address)
+                list.append(NFTSetElement(key: .concat(a, a)))
+            }
         }
         /// The pick of `endpoints`, whose slots of `frontend` it fills.
         func pick(_ endpoints: [Endpoint], local: Bool, nodePort: Bool, frontend: NFTValue) -> NFTablesPick {
@@ -276,10 +284,11 @@ public struct NFTablesRenderer: Sendable {
             }
             let base = local ? NFTablesPick.localBase : 0
             let map = nodePort ? N.nodePortEndpoints : N.serviceEndpoints
-            out.reserve(endpoints.count, more: map)
-            for (i, ep) in endpoints.enumerated() {
-                out.add(NFTSetElement(key: .concat(frontend, .integer(base + UInt32(i))),
-                                      value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))), to: map)
+            out.add(endpoints.count, to: map) { list in
+                for (i, ep) in endpoints.enumerated() {
+                    list.append(NFTSetElement(key: .concat(frontend, .integer(base + UInt32(i))),
+                                              value: .data(.concat(Self.value(ep.address), .port(UInt16(ep.port))))))
+                }
             }
             return p
         }
