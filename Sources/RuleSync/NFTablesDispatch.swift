@@ -69,20 +69,15 @@ extension NFTablesRenderer {
     /// The pick chain of `pick` with its dispatch sets and rules.
     public func pickRules(_ pick: NFTablesPick) -> NFTablesPickRules {
         if let length = pick.sourcePrefixLength {
-            return NFTablesPickRules(chain: nil, sets: [sourceRangeSet(length)], dispatch: [sourceRangeRule(length)])
+            return NFTablesPickRules(chain: nil, sets: sets(of: pick), dispatch: [sourceRangeRule(length)])
         }
-        var sets: [NFTSet] = [], dispatch: [NFTRule] = []
-        for d in NFTablesDispatch.dispatches(to: pick) {
-            let name = d.setName(pick)
-            sets.append(dispatchSet(d, to: pick))
-            if pick.isAffinityRemember {
-                dispatch += affinityDispatchRules(d, set: name, to: pick)
-            } else {
-                let fields: [NFTField] = d.nodePort ? [.l4proto, .thDport] : [daddr, .l4proto, .thDport]
-                dispatch.append(rule(d.chainName, [.lookup(fields, set: name), .goto(pick.chainName)]))
-            }
+        let dispatch = NFTablesDispatch.dispatches(to: pick).flatMap { d -> [NFTRule] in
+            let set = d.setName(pick)
+            if pick.isAffinityRemember { return affinityDispatchRules(d, set: set, to: pick) }
+            let fields: [NFTField] = d.nodePort ? [.l4proto, .thDport] : [daddr, .l4proto, .thDport]
+            return [rule(d.chainName, [.lookup(fields, set: set), .goto(pick.chainName)])]
         }
-        return NFTablesPickRules(chain: pickChain(pick), sets: sets, dispatch: dispatch)
+        return NFTablesPickRules(chain: pickChain(pick), sets: sets(of: pick), dispatch: dispatch)
     }
 
     /// The sets `pick` brings: its dispatch sets, or a source-range set.
