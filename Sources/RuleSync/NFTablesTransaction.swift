@@ -218,15 +218,16 @@ extension NFTablesRuleset {
     }
 }
 
-/// The size a full sync gives a set of `elements` elements: a power of two at least twice them
-/// (at least 1024), so incremental syncs can grow it by as much again before a full sync must
-/// make it anew. The kernel's `nft_hash` takes `roundup_pow_of_two(size * 4 / 3)` buckets of
-/// 8 bytes: 16 bytes of bucket array per unit of size, allocated with the set.
+/// The size a full sync gives a set of `elements` elements: at least a quarter more than them, so
+/// incremental syncs can grow it before a full sync must make it anew. The kernel's `nft_hash`
+/// takes `roundup_pow_of_two(size * 4 / 3)` buckets of 8 bytes, allocated with the set; a size of
+/// three quarters of a power of two gets exactly that many buckets (at most 0.75 elements a
+/// bucket), about what the resizable hash grows to for as many elements.
 enum NFTablesSetSize {
     static func hint(elements: Int) -> Int {
-        var size = 1024
-        while size < 2 * elements { size *= 2 }
-        return size
+        var buckets = 1024
+        while buckets / 4 * 3 < elements + elements / 4 { buckets *= 2 }
+        return buckets / 4 * 3
     }
 }
 
