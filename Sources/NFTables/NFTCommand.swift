@@ -35,7 +35,7 @@ public enum NFTCommand: Sendable, Hashable, CustomStringConvertible {
         case .deleteChain(let chain): "delete chain \(chain.table) \(chain.name)"
         case .flushChain(let chain): "flush chain \(chain.table) \(chain.name)"
         case .addRule(let rule): "add rule \(rule.table) \(rule.chain) \(rule)"
-        case .addSet(let set): "add \(set.isMap ? "map" : "set") \(set.table) \(set.name) { \(set.keyTypeof == nil ? "type " : "")\(set.typeDescription); }"
+        case .addSet(let set): "add \(set.isMap ? "map" : "set") \(set.table) \(set.name) { \(set.keyTypeof == nil ? "type " : "")\(set.typeDescription);\(set.size.map { " size \($0);" } ?? "") }"
         case .deleteSet(let set): "delete \(set.isMap ? "map" : "set") \(set.table) \(set.name)"
         case .flushSet(let set): "flush \(set.isMap ? "map" : "set") \(set.table) \(set.name)"
         case .addElements(let set, let elements): "add element \(set.table) \(set.name) { \(elements.count) element\(elements.count == 1 ? "" : "s") }"

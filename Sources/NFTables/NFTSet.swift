@@ -14,6 +14,10 @@ public struct NFTSet: Sendable, Hashable {
     /// For a `typeof` set: the expressions of its key and (for a map) of its values.
     public var keyTypeof: NFTTypeof?
     public var dataTypeof: NFTTypeof?
+    /// The most elements the set may hold (`size N`, `NFTA_SET_DESC_SIZE`). With it the kernel
+    /// picks a hash of fixed buckets, allocated once, instead of one that doubles while a batch
+    /// fills it; an element add past it fails with ENFILE and fails the whole batch.
+    public var size: Int?
 
     public init(
         table: NFTTable, name: String, keyType: NFTDataType, mapping: Mapping? = nil,

@@ -286,7 +286,7 @@ enum NetlinkBatchEncoder {
                 break
             }
             if let timeout = set.timeout { nftnl_set_set_u64(s, attr(NFTNL_SET_TIMEOUT), timeout.milliseconds) }
-            if let size { nftnl_set_set_u32(s, attr(NFTNL_SET_DESC_SIZE), UInt32(size)) }
+            if let size = size ?? set.size { nftnl_set_set_u32(s, attr(NFTNL_SET_DESC_SIZE), UInt32(size)) }
             if set.flags.contains(.interval) && set.keyType.isConcatenation {
                 // libnftnl copies the field lengths and counts them up to the first zero.
                 let lengths = set.keyType.fieldLengths.map { UInt8($0) }

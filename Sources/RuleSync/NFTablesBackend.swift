@@ -56,6 +56,8 @@ public final class NFTablesBackend: RuleSyncBackend {
         var recreateAffinitySets = false
         /// Whether the kernel has `destroy element` (nil: not asked yet; `NFTablesStaleAffinity`).
         var destroysElements: Bool?
+        /// The sizes the last full sync gave the flushed sets (`NFTablesTransaction.setSizes`).
+        var setSizes: [String: Int] = [:]
         var totalRules = 0
         var noLocalInternal: Set<ServicePortName> = []
         var noLocalExternal: Set<ServicePortName> = []
@@ -112,7 +114,7 @@ public final class NFTablesBackend: RuleSyncBackend {
     private func syncFamily(_ family: IPAddress.Family, snapshot: ProxySnapshot, changes: SnapshotDiff?,
                             state fs: inout FamilyState, report: inout SyncReport) throws {
         let renderer = NFTablesRenderer(config: config, family: family)
-        if let changes, !changes.nodeChanged, !fs.needsFull, fs.applied != nil {
+        incremental: if let changes, !changes.nodeChanged, !fs.needsFull, fs.applied != nil {
             var rendered: [ServicePortName: NFTablesServiceRules?] = [:]
             var noLocalInternal = fs.noLocalInternal, noLocalExternal = fs.noLocalExternal
             var validator = NFTablesServiceValidator(renderer)
@@ -133,6 +135,8 @@ public final class NFTablesBackend: RuleSyncBackend {
                 rendered[name] = .some(rules)
             }
             var t = NFTablesTransaction.incremental(from: fs.applied!, changes: rendered, renderer: renderer)
+            // A set that would outgrow its size is made anew, larger, by a full sync.
+            guard t.fits(sizes: fs.setSizes, applied: fs.applied!) else { break incremental }
             // Affinity entries of removed endpoints go in the same transaction (`NFTablesAffinity.swift`).
             let stale = NFTablesStaleAffinity(names: rendered.keys, before: { fs.applied!.services[$0] }, after: { rendered[$0] ?? nil })
             if !stale.isEmpty {
@@ -187,6 +191,7 @@ public final class NFTablesBackend: RuleSyncBackend {
         }
         let bytes = try transport.apply(t.batch)
         fs.applied = ruleset
+        fs.setSizes = t.setSizes
         fs.needsFull = false
         fs.needsListing = false
         fs.recreateAffinitySets = false

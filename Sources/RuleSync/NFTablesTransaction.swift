@@ -8,6 +8,9 @@ public struct NFTablesTransaction: Sendable {
     public var rulesWritten = 0
     public var chainsWritten = 0
     public var chainsDeleted = 0
+    /// The size each flushed set was made with (full sync only): an incremental sync that would
+    /// take a set past it is done as a full sync instead (`fits`), never failed with ENFILE.
+    public var setSizes: [String: Int] = [:]
     /// Element changes to record in the applied model: set, key, the entry now (nil: gone).
     var elementUpdates: [(set: String, key: NFTValue, entry: NFTablesElementTable.Entry?)] = []
     /// Shared pick chains this transaction creates (a new endpoint count), with their dispatch.
@@ -45,14 +48,24 @@ public struct NFTablesTransaction: Sendable {
         if recreateAffinitySets {
             for set in affinitySets where existingSets.contains(set.name) { t.batch.delete(set) }
         }
-        let elementSets = ruleset.sharedSets + ruleset.pickSets
+        // Flushed sets are deleted and added anew with a size for this sync's elements
+        // (`NFTablesSetSize`): a set's size, which picks the kernel's hash and its buckets, is
+        // fixed when the set is made. Their rules went with the `flush table` above.
+        var elementSets = ruleset.sharedSets + ruleset.pickSets
+        for i in elementSets.indices {
+            let size = NFTablesSetSize.hint(elements: ruleset.elements(of: elementSets[i].name).count)
+            elementSets[i].size = size
+            t.setSizes[elementSets[i].name] = size
+            if existingSets.contains(elementSets[i].name) { t.batch.delete(elementSets[i]) }
+        }
         for set in elementSets + affinitySets { t.batch.add(set) }
         for chain in allChains {
             for rule in chain.rules { t.batch.add(rule) }
             t.rulesWritten += chain.rules.count
         }
         for set in elementSets {
-            t.batch.flush(set)
+            // A set we did not know of (an unread table) may still be there: emptied as before.
+            if !existingSets.contains(set.name) { t.batch.flush(set) }
             let elements = ruleset.elements(of: set.name)
             if !elements.isEmpty { t.batch.add(elements, to: set) }
         }
@@ -202,5 +215,38 @@ extension NFTablesRuleset {
         for (name, rules) in changes { services[name] = rules }
         picks.merge(t.addedPicks) { a, _ in a }
         for update in t.elementUpdates { elements[update.set, default: NFTablesElementTable()][update.key] = update.entry }
+    }
+}
+
+/// The size a full sync gives a set of `elements` elements: at least a quarter more than them, so
+/// incremental syncs can grow it before a full sync must make it anew. The kernel's `nft_hash`
+/// takes `roundup_pow_of_two(size * 4 / 3)` buckets of 8 bytes, allocated with the set; a size of
+/// three quarters of a power of two gets exactly that many buckets (at most 0.75 elements a
+/// bucket), about what the resizable hash grows to for as many elements.
+enum NFTablesSetSize {
+    static func hint(elements: Int) -> Int {
+        var buckets = 1024
+        while buckets / 4 * 3 < elements + elements / 4 { buckets *= 2 }
+        return buckets / 4 * 3
+    }
+}
+
+extension NFTablesTransaction {
+    /// Whether this incremental transaction keeps every sized set within its size: the applied
+    /// count, plus the elements it adds, less the ones it deletes (the kernel counts the same way:
+    /// deleted elements make room in the same batch).
+    func fits(sizes: [String: Int], applied: NFTablesRuleset) -> Bool {
+        guard !sizes.isEmpty else { return true }
+        var counts: [String: Int] = [:]
+        for command in batch.commands {
+            switch command {
+            case .addElements(let set, let elements) where sizes[set.name] != nil:
+                counts[set.name, default: applied.elements(of: set.name).count] += elements.count
+            case .deleteElements(let set, let elements) where sizes[set.name] != nil:
+                counts[set.name, default: applied.elements(of: set.name).count] -= elements.count
+            default: break
+            }
+        }
+        return counts.allSatisfy { $0.value <= sizes[$0.key]! }
     }
 }

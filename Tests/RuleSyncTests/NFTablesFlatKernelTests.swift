@@ -49,9 +49,18 @@ struct NFTablesFlatKernelTests {
         _ = try backend.sync(services(10), changes: nil)
         let few = try chains(topology)
         let ten = services(10), thousand = services(1000)
-        let report = try backend.sync(thousand, changes: SnapshotDiff(from: ten, to: thousand))
-        #expect(!report.full && report.rulesWritten == 0, "990 Services more: map elements only")
+        // 990 Services more outgrow the sets' sizes (768 at ten Services): made anew, larger, by a full sync.
+        let grown = try backend.sync(thousand, changes: SnapshotDiff(from: ten, to: thousand))
+        #expect(grown.full)
+        let size = NFTablesSetSize.hint(elements: try #require(backend.appliedRuleset(.ipv4)).elements(of: NFTablesNames.serviceEndpoints).count)
         #expect(try chains(topology) == few)
+        let more = services(1010)
+        let report = try backend.sync(more, changes: SnapshotDiff(from: thousand, to: more))
+        #expect(!report.full && report.rulesWritten == 0, "10 Services more, within the sizes: map elements only")
+        #expect(try chains(topology) == few)
+        // The sizes are in the kernel's sets, and `nft` prints them.
+        let listed = try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "map", "ip", "swift-kube-proxy", "service-endpoints"])
+        #expect(listed.contains("size \(size)\n"), "\(listed.prefix(300))")
         #expect(few.count < 30, "\(few)")
         // And `nft` reads the table back.
         #expect(try Shell.run(topology.nodeCommandPrefix + ["nft", "list", "ruleset"]).contains("map service-endpoints"))
