@@ -13,7 +13,8 @@ func cpuSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-let workload = InitialSyncWorkload()
+// `kube-source-initial-sync [SERVICES]` (2 ports each, one slice of 10 endpoints; default 10,000).
+let workload = InitialSyncWorkload(services: CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 10_000)
 let wallStart = ContinuousClock.now
 let cpuStart = cpuSeconds()
 let (store, snapshot) = try workload.initialSync()
