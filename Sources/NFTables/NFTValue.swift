@@ -194,19 +194,7 @@ public struct NFTValue: Sendable, Hashable, CustomStringConvertible {
         return concat([a, b])
     }
 
-    public static func concat(_ a: NFTValue, _ b: NFTValue, _ c: NFTValue) -> NFTValue {
-        if case .inline(var value) = a.storage, case .inline(let second) = b.storage, case .inline(let third) = c.storage {
-            let offset = NFTDataType.padded(Int(value.count)), offset2 = offset + NFTDataType.padded(Int(second.count))
-            let total = offset2 + NFTDataType.padded(Int(third.count))
-            if total <= inlineCapacity {
-                value.place(second, at: offset)
-                value.place(third, at: offset2)
-                value.count = UInt8(total)
-                return NFTValue(storage: .inline(value))
-            }
-        }
-        return concat([a, b, c])
-    }
+    public static func concat(_ a: NFTValue, _ b: NFTValue, _ c: NFTValue) -> NFTValue { concat(concat(a, b), c) }
 
     private init(storage: Storage) { self.storage = storage }
 

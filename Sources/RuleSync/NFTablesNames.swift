@@ -92,15 +92,6 @@ public enum NFTablesNames {
     /// `l4proto . dport . endpoint . port` of affinity NodePorts.
     public static let nodePortAffinityEndpoints = "nodeport-affinity-endpoints"
 
-    /// The maps and sets every ruleset has (the dispatch sets exist per pick in use,
-    /// `NFTablesDispatch`, and the timed affinity maps per timeout in use).
-    public static let sharedSets = [
-        clusterIPs, masqueradeIPs, masqueradeNodePorts, localPolicyIPs, localPolicyNodePorts,
-        serviceEndpoints, nodePortEndpoints, firewallIPs,
-        noEndpointServicesReject, noEndpointServicesDrop, noEndpointNodePortsReject, noEndpointNodePortsDrop, hairpinEndpoints,
-        affinityEndpoints, nodePortAffinityEndpoints,
-    ]
-
     // ClientIP affinity (`NFTablesAffinity.swift`).
     /// `client . frontend : endpoint . port`, timed out after `seconds`: one map per timeout value.
     public static func affinityMap(nodePort: Bool, seconds: Int) -> String { (nodePort ? "nodeport-affinity-" : "affinity-") + String(seconds) }
